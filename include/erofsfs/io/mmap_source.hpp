@@ -1,0 +1,88 @@
+// Memory-mapped file source (L7): a read-only private mapping, exposed as contiguous bytes so
+// metadata is parsed in place. If the file shrinks while mapped, touching the lost pages raises
+// SIGBUS: map only files nobody truncates (images, blobs), or use fd_source.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+#include <span>
+#include <system_error>
+#include <utility>
+
+#include "../error.hpp"
+#include "../source.hpp"
+
+namespace erofsfs {
+
+class mmap_source {
+ public:
+  mmap_source() noexcept = default;
+  mmap_source(mmap_source&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  mmap_source& operator=(mmap_source&& o) noexcept {
+    if (this != &o) {
+      unmap();
+      data_ = std::exchange(o.data_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+  }
+  mmap_source(const mmap_source&) = delete;
+  mmap_source& operator=(const mmap_source&) = delete;
+  ~mmap_source() { unmap(); }
+
+  static result<mmap_source> open(const char* path) noexcept {
+    int fd;
+    do fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) return make_error(std::error_code(errno, std::system_category()), "open");
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      int e = errno;
+      ::close(fd);
+      return make_error(std::error_code(e, std::system_category()), "fstat");
+    }
+    mmap_source s;
+    s.size_ = static_cast<std::uint64_t>(st.st_size);
+    if (s.size_ != 0) {  // mmap of length 0 is EINVAL; an empty source needs no mapping
+      void* p = ::mmap(nullptr, s.size_, PROT_READ, MAP_PRIVATE, fd, 0);
+      if (p == MAP_FAILED) {
+        int e = errno;
+        ::close(fd);
+        return make_error(std::error_code(e, std::system_category()), "mmap");
+      }
+      s.data_ = static_cast<const std::byte*>(p);
+    }
+    ::close(fd);  // the mapping keeps the file referenced
+    return s;
+  }
+
+  std::error_code read_at(std::uint64_t offset, std::span<std::byte> dst) const noexcept {
+    if (!in_bounds(offset, dst.size(), size_)) return make_error_code(errc::truncated);
+    if (!dst.empty()) std::memcpy(dst.data(), data_ + offset, dst.size());
+    return {};
+  }
+  std::uint64_t size() const noexcept { return size_; }
+  std::span<const std::byte> bytes() const noexcept {
+    return {data_, static_cast<std::size_t>(size_)};
+  }
+
+ private:
+  void unmap() noexcept {
+    if (data_) ::munmap(const_cast<std::byte*>(data_), size_);
+    data_ = nullptr;
+    size_ = 0;
+  }
+  const std::byte* data_ = nullptr;
+  std::uint64_t size_ = 0;
+};
+
+static_assert(contiguous_source<mmap_source>);
+
+}  // namespace erofsfs
