@@ -300,8 +300,10 @@ using status = result<void>;
   } while (0)
 
 // `EROFSFS_TRY_ASSIGN(auto x, f());` declares x from f()'s value or returns its error.
-#define EROFSFS_TRY_ASSIGN(decl, expr)                                          \
-  auto EROFSFS_CONCAT(erofsfs_try_, __LINE__) = (expr);                         \
-  if (EROFSFS_UNLIKELY(!EROFSFS_CONCAT(erofsfs_try_, __LINE__)))                \
-    return EROFSFS_CONCAT(erofsfs_try_, __LINE__).error();                      \
-  decl = std::move(*EROFSFS_CONCAT(erofsfs_try_, __LINE__))
+// __COUNTER__ (not __LINE__) names the temporary: an invocation may span several lines.
+#define EROFSFS_TRY_ASSIGN(decl, expr) \
+  EROFSFS_TRY_ASSIGN_IMPL(EROFSFS_CONCAT(erofsfs_try_, __COUNTER__), decl, expr)
+#define EROFSFS_TRY_ASSIGN_IMPL(tmp, decl, expr)              \
+  auto tmp = (expr);                                          \
+  if (EROFSFS_UNLIKELY(!tmp)) return tmp.error();             \
+  decl = std::move(*tmp)

@@ -73,6 +73,8 @@ class image {
   std::uint32_t block_size() const noexcept { return sb_.block_size; }
   unsigned blkszbits() const noexcept { return sb_.blkszbits; }
   std::uint64_t metabox_size() const noexcept { return metabox_.size(); }
+  // The packed inode (fragments, §12.11), or nullptr if the image has none.
+  const inode* packed_inode() const noexcept { return has_packed_ ? &packed_ : nullptr; }
   // device_id mask for chunk indexes (§8.3).
   std::uint16_t device_id_mask() const noexcept { return device_id_mask_; }
 
@@ -218,6 +220,8 @@ class image {
   std::vector<std::byte> metabox_;  // the decoded metabox stream (§13), if any
   std::vector<long_xattr_prefix> prefixes_;
   const decompressor_table* decompressors_ = nullptr;
+  inode packed_{};
+  bool has_packed_ = false;
 };
 
 }  // namespace erofsfs

@@ -1,0 +1,187 @@
+// Opening an image (L6): superblock, compression configs, device table, packed inode, metabox
+// stream and long xattr prefixes, each validated before the image is handed out. Everything
+// that needs file reading (the metabox and packed data) is loaded here, once, so the image is
+// immutable afterwards.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "decompress.hpp"
+#include "error.hpp"
+#include "file.hpp"
+#include "image.hpp"
+#include "map.hpp"
+#include "superblock.hpp"
+
+namespace erofsfs {
+
+// The decoders used when open_options::decompressors is null.
+inline const decompressor_table& builtin_decompressors() noexcept {
+  static const decompressor_table table{};  // immutable: no global state
+  return table;
+}
+
+struct image_builder {
+  image img;
+
+  status read_superblock() {
+    std::vector<std::byte> area(disk::sb_base_size);
+    if (std::error_code ec = img.primary_.read_at(disk::super_offset, area))
+      return make_error(ec, ec == errc::truncated ? "image shorter than a superblock"
+                                                  : "reading the superblock",
+                        error::unknown, disk::super_offset);
+    const std::uint64_t need = superblock_read_size(area);
+    if (need > area.size()) {
+      area.resize(static_cast<std::size_t>(need));
+      if (std::error_code ec = img.primary_.read_at(disk::super_offset, area))
+        return make_error(ec, ec == errc::truncated ? "image shorter than the superblock block"
+                                                    : "reading the superblock",
+                          error::unknown, disk::super_offset);
+    }
+    EROFSFS_TRY_ASSIGN(img.sb_, parse_superblock(area, img.lim_));
+    return {};
+  }
+
+  status read_compression_configs() {
+    if (!img.sb_.has_incompat(disk::incompat_compr_cfgs)) return {};
+    const std::uint64_t at = disk::super_offset + img.sb_.sb_size;
+    // Records are tiny in practice; start small and grow only if they claim to be longer.
+    for (std::uint64_t window = 256;; window = compression_configs_max_size) {
+      std::uint64_t len = window;
+      if (auto size = img.primary_.size()) len = std::min(len, *size > at ? *size - at : 0);
+      std::vector<std::byte> buf(static_cast<std::size_t>(len));
+      EROFSFS_TRY(img.read_meta(at, buf, false));
+      superblock sb = img.sb_;
+      auto used = parse_compression_configs(sb, buf);
+      if (used) {
+        img.sb_ = sb;
+        return {};
+      }
+      if (used.error().code != errc::truncated || window == compression_configs_max_size ||
+          len < window)
+        return used.error();
+    }
+  }
+
+  status read_device_table(const open_options& opt) {
+    const superblock& sb = img.sb_;
+    if (!opt.devices.empty() && opt.devices.size() != sb.extra_devices)
+      return make_error(errc::invalid_argument,
+                        "number of devices given differs from the image's device table",
+                        error::unknown, error::unknown, sb.extra_devices);
+    if (sb.extra_devices == 0) return {};
+    std::vector<std::byte> slots(static_cast<std::size_t>(device_table_size(sb)));
+    EROFSFS_TRY(img.read_meta(device_table_offset(sb), slots, false));
+    EROFSFS_TRY_ASSIGN(img.device_table_, parse_device_table(sb, slots));
+    img.devices_.assign(opt.devices.begin(), opt.devices.end());
+    img.flat_devices_ = opt.flat_devices;
+    std::uint32_t mask = 1;
+    while (mask < std::uint32_t{sb.extra_devices} + 1) mask <<= 1;  // bounded: <= 17 steps
+    img.device_id_mask_ = static_cast<std::uint16_t>(mask - 1);
+    for (std::size_t i = 0; i < img.device_table_.size(); ++i) {
+      const device_info& d = img.device_table_[i];
+      if (d.uniaddr == 0) continue;  // not part of the unified address space
+      image::unified_range r{};
+      if (!checked_shl(d.uniaddr, sb.blkszbits, r.start) ||
+          !checked_shl(d.blocks, sb.blkszbits, r.length) || r.start + r.length < r.start)
+        return corrupted("device unified range overflows", error::unknown,
+                         device_table_offset(sb) + i * sizeof(disk::deviceslot), i + 1);
+      r.device = static_cast<std::uint16_t>(i + 1);
+      img.unified_ranges_.push_back(r);
+    }
+    std::sort(img.unified_ranges_.begin(), img.unified_ranges_.end(),
+              [](const auto& a, const auto& b) { return a.start < b.start; });
+    for (std::size_t i = 1; i < img.unified_ranges_.size(); ++i)
+      if (img.unified_ranges_[i - 1].start + img.unified_ranges_[i - 1].length >
+          img.unified_ranges_[i].start)
+        return corrupted("device unified address ranges overlap", error::unknown,
+                         device_table_offset(sb), img.unified_ranges_[i].device);
+    return {};
+  }
+
+  status read_packed_inode() {
+    if (!img.sb_.has_packed_inode()) return {};
+    EROFSFS_TRY_ASSIGN(img.packed_, read_inode(img, img.sb_.packed_nid));
+    if (!img.packed_.is_regular())
+      return corrupted("packed inode is not a regular file", img.packed_.nid, img.packed_.pos);
+    if (img.packed_.is_compressed() &&
+        (img.packed_.z.whole_fragment || (img.packed_.z.advise & disk::z_advise_fragment_pcluster)))
+      return corrupted("packed inode uses fragments itself", img.packed_.nid, img.packed_.pos);
+    img.has_packed_ = true;
+    return {};
+  }
+
+  status read_metabox(read_context& ctx) {
+    if (!img.sb_.has_metabox()) return {};
+    EROFSFS_TRY_ASSIGN(const inode box, read_inode(img, img.sb_.metabox_nid));
+    if (!box.is_regular())
+      return corrupted("metabox inode is not a regular file", box.nid, box.pos);
+    if (box.size > img.lim_.max_metabox_size)
+      return make_error(errc::limit_exceeded, "metabox larger than limits::max_metabox_size",
+                        box.nid, box.pos, box.size);
+    std::vector<std::byte> stream(static_cast<std::size_t>(box.size));
+    EROFSFS_TRY(read(img, box, 0, stream, ctx));
+    img.metabox_ = std::move(stream);
+    return {};
+  }
+
+  // §9.5: records of `u16 len` + {u8 base_index, infix}, each 4-byte aligned, in the primary
+  // device, the metabox stream or the packed inode's data.
+  status read_long_prefixes(read_context& ctx) {
+    const superblock& sb = img.sb_;
+    if (sb.xattr_prefix_count == 0) return {};
+    const bool plain = sb.has_compat(disk::compat_plain_xattr_pfx);
+    const bool in_metabox = !plain && sb.has_metabox();
+    const bool in_packed = !plain && !in_metabox && img.has_packed_;
+    std::uint64_t pos = std::uint64_t{sb.xattr_prefix_start} * 4;
+    auto fetch = [&](std::uint64_t at, mutable_bytes out) -> status {
+      if (!in_packed) return img.read_meta(at, out, in_metabox);
+      if (!in_bounds(at, out.size(), img.packed_.size))
+        return corrupted("long xattr prefix past the packed inode", img.packed_.nid, at);
+      EROFSFS_TRY(read(img, img.packed_, at, out, ctx));
+      return {};
+    };
+    img.prefixes_.resize(sb.xattr_prefix_count);
+    for (auto& p : img.prefixes_) {  // bounded: at most 128 prefixes
+      pos = (pos + 3) & ~std::uint64_t{3};
+      std::byte lenb[2];
+      EROFSFS_TRY(fetch(pos, lenb));
+      const std::uint16_t len = load_le16(lenb);
+      if (len < 1 || len > 1 + disk::name_len_max)
+        return corrupted("long xattr prefix length out of range", error::unknown, pos, len);
+      std::byte rec[1 + disk::name_len_max];
+      EROFSFS_TRY(fetch(pos + 2, std::span(rec, len)));
+      p.base_index = load_u8(rec);
+      p.infix.assign(reinterpret_cast<const char*>(rec + 1), len - 1u);
+      pos += 2 + len;
+    }
+    return {};
+  }
+
+  status check_root() {
+    EROFSFS_TRY_ASSIGN(const inode root, read_inode(img, img.sb_.root_nid));
+    if (!root.is_dir()) return corrupted("root inode is not a directory", root.nid, root.pos);
+    return {};
+  }
+};
+
+inline result<image> image::open(source_ref primary, const open_options& options) {
+  if (!primary) return make_error(errc::invalid_argument, "no primary source");
+  image_builder b;
+  b.img.primary_ = primary;
+  b.img.lim_ = options.lim;
+  b.img.decompressors_ = options.decompressors ? options.decompressors : &builtin_decompressors();
+  read_context ctx;
+  EROFSFS_TRY(b.read_superblock());
+  EROFSFS_TRY(b.read_compression_configs());
+  EROFSFS_TRY(b.read_device_table(options));
+  EROFSFS_TRY(b.read_packed_inode());
+  EROFSFS_TRY(b.read_metabox(ctx));
+  EROFSFS_TRY(b.read_long_prefixes(ctx));
+  EROFSFS_TRY(b.check_root());
+  return std::move(b.img);
+}
+
+}  // namespace erofsfs

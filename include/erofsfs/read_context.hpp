@@ -1,0 +1,32 @@
+// Per-thread scratch state for reading (L3). Reads on a const image are thread-safe as long as
+// each thread passes its own read_context. The buffers grow to the largest pcluster/extent met
+// (bounded by the format: 1 MiB encoded, 12 MiB decoded) and are then reused, so steady-state
+// reading does not allocate.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace erofsfs {
+
+class read_context {
+ public:
+  read_context() = default;
+
+  // Compressed reads: the pcluster bytes, and the decoded extent they last produced. The
+  // decoded extent doubles as a one-entry cache, so sequential reads inside one extent decode
+  // it once.
+  std::vector<std::byte> encoded;
+  std::vector<std::byte> decoded;
+  struct decoded_key {
+    std::uint64_t nid = ~std::uint64_t{0};
+    std::uint64_t logical = ~std::uint64_t{0};
+    std::uint64_t length = 0;  // bytes of `decoded` that are valid (a prefix of the extent)
+  } decoded_for;
+
+  // Forget cached decoded data (e.g. after the underlying source changed).
+  void invalidate() noexcept { decoded_for = {}; }
+};
+
+}  // namespace erofsfs
