@@ -58,6 +58,7 @@ struct superblock {
   std::uint8_t ishare_xattr_prefix_id = 0;
   bool xattr_filter = false;  // per-inode bloom filters are usable (§9.6)
   compression_configs compression;
+  std::uint64_t compression_records_size = 0;  // bytes of COMPR_CFGS records after the superblock
 
   bool has_compat(std::uint32_t bit) const noexcept { return (feature_compat & bit) != 0; }
   bool has_incompat(std::uint32_t bit) const noexcept { return (feature_incompat & bit) != 0; }
@@ -278,6 +279,7 @@ inline result<std::uint64_t> parse_compression_configs(superblock& sb, bytes_vie
     }
     pos += len;
   }
+  sb.compression_records_size = pos;
   return pos;
 }
 
