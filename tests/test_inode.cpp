@@ -1,0 +1,118 @@
+#include <doctest/doctest.h>
+
+#include <erofsfs/inode.hpp>
+
+#include "support/image_builder.hpp"
+
+using namespace erofsfs;
+using test::raw_image;
+
+namespace {
+superblock sb4k() {
+  superblock sb;
+  sb.blkszbits = 12;
+  sb.block_size = 4096;
+  sb.epoch = 1000;
+  sb.fixed_nsec = 7;
+  return sb;
+}
+result<inode> parse(const raw_image& img, const superblock& sb = sb4k()) {
+  return parse_inode(img.bytes, 5, 0, false, sb);
+}
+}  // namespace
+
+TEST_CASE("a compact inode takes mtime from the epoch and nlink from i_nb") {
+  raw_image img(32);
+  test::write_compact_inode(img, 0, {test::i_format(disk::inode_flat_plain), 0100600, 0, 10, 3, 4, 1, 5, 6, 20});
+  auto ino = parse(img);
+  REQUIRE(ino);
+  CHECK(ino->isize == 32);
+  CHECK(ino->nlink == 4);
+  CHECK(ino->mtime == 1020);
+  CHECK(ino->mtime_nsec == 7);
+  CHECK(ino->startblk == 3);
+  CHECK(ino->uid == 5);
+  CHECK(ino->blocks_512 == 8);
+}
+
+TEST_CASE("NLINK_1 on a compact non-directory turns i_nb into address high bits") {
+  raw_image img(32);
+  test::write_compact_inode(img, 0, {static_cast<std::uint16_t>(test::i_format(disk::inode_flat_plain) | disk::i_nlink_1), 0100644, 0, 10, 3, 2});
+  auto ino = parse(img);
+  REQUIRE(ino);
+  CHECK(ino->nlink == 1);
+  CHECK(ino->startblk == ((2ull << 32) | 3));
+}
+
+TEST_CASE("an extended inode carries 32-bit ids, 64-bit size and absolute mtime") {
+  raw_image img(64);
+  test::write_extended_inode(img, 0, {test::i_format(disk::inode_flat_plain), 0100644, 0, 1ull << 40, 9, 0, 3, 70000, 80000, 1234});
+  auto ino = parse(img);
+  REQUIRE(ino);
+  CHECK(ino->isize == 64);
+  CHECK(ino->size == 1ull << 40);
+  CHECK(ino->uid == 70000);
+  CHECK(ino->gid == 80000);
+  CHECK(ino->nlink == 3);
+  CHECK(ino->mtime == 1234);
+}
+
+TEST_CASE("all address bits set in a FLAT_PLAIN inode mark a hole file") {
+  raw_image img(32);
+  test::write_compact_inode(img, 0, {test::i_format(disk::inode_flat_plain), 0100644, 0, 10, 0xFFFFFFFF, 1});
+  auto ino = parse(img);
+  REQUIRE(ino);
+  CHECK(ino->startblk == inode::hole_startblk);
+}
+
+TEST_CASE("device numbers decode from the new encoding") {
+  raw_image img(32);
+  const std::uint32_t rdev = (0xFFF << 8) | 0xFF | (0xFFF00u << 12);
+  test::write_compact_inode(img, 0, {0, 020644, 0, 0, rdev, 1});
+  auto ino = parse(img);
+  REQUIRE(ino);
+  CHECK(ino->rdev_major == 4095);
+  CHECK(ino->rdev_minor == 1048575);
+}
+
+TEST_CASE("unknown i_format bits and data layouts are unsupported") {
+  raw_image img(32);
+  test::write_compact_inode(img, 0, {0x20, 0100644, 0, 0, 0, 1});
+  CHECK(parse(img).error().code == errc::unsupported);
+  test::write_compact_inode(img, 0, {test::i_format(5), 0100644, 0, 0, 0, 1});
+  CHECK(parse(img).error().code == errc::unsupported);
+}
+
+TEST_CASE("an i_mode without a valid file type is corruption") {
+  raw_image img(32);
+  test::write_compact_inode(img, 0, {0, 0644, 0, 0, 0, 1});
+  const auto r = parse(img);
+  CHECK(r.error().code == errc::corrupted);
+  CHECK(std::string(r.error().what) == "bogus i_mode file type");
+}
+
+TEST_CASE("a negative 64-bit i_size is corruption") {
+  raw_image img(64);
+  test::write_extended_inode(img, 0, {0, 0100644, 0, ~0ull});
+  CHECK(parse(img).error().code == errc::corrupted);
+}
+
+TEST_CASE("a compressed inode in an image without compression is corruption") {
+  raw_image img(32);
+  test::write_compact_inode(img, 0, {test::i_format(disk::inode_compressed_full), 0100644, 0, 10, 0, 1});
+  CHECK(parse(img).error().code == errc::corrupted);
+}
+
+TEST_CASE("unknown chunk format bits are unsupported") {
+  raw_image img(32);
+  test::write_compact_inode(img, 0, {test::i_format(disk::inode_chunk_based), 0100644, 0, 10, 0x80, 1});
+  CHECK(parse(img).error().code == errc::unsupported);
+}
+
+TEST_CASE("the metabox ino folding matches Linux") {
+  superblock sb = sb4k();
+  sb.feature_incompat = disk::incompat_metabox;
+  inode ino;
+  ino.nid = 0x8000000000000000ull;
+  CHECK(ino.ino(sb) == 2147483648ull);
+}
