@@ -1,0 +1,17 @@
+#!/bin/sh
+# Installs what building and testing erofsfs needs on Debian 12 (bookworm), if missing.
+# Usage: scripts/deps.sh [extra packages...]
+set -eu
+pkgs="cmake make g++ clang-14 libclang-rt-14-dev doctest-dev libbenchmark-dev liblz4-dev \
+liblzma-dev zlib1g-dev libzstd-dev erofs-utils pkg-config $*"
+missing=""
+for p in $pkgs; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+[ -z "$missing" ] && exit 0
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "scripts/deps.sh: installing:$missing" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
