@@ -185,6 +185,8 @@ class image {
   // Reads data bytes from a resolved location.
   status read_device(device_address where, mutable_bytes out,
                      std::uint64_t nid = error::unknown) const noexcept {
+    if (where.device > devices_.size())
+      return make_error(errc::no_device, "no such device", nid, where.offset, where.device);
     const source_ref& src = where.device == 0 ? primary_ : devices_[where.device - 1];
     if (std::error_code ec = src.read_at(where.offset, out))
       return make_error(ec,
@@ -194,6 +196,7 @@ class image {
   }
   // A view of data bytes when the device source is contiguous; empty view otherwise.
   bytes_view view_device(device_address where, std::size_t len) const noexcept {
+    if (where.device > devices_.size()) return {};
     const source_ref& src = where.device == 0 ? primary_ : devices_[where.device - 1];
     const bytes_view all = src.bytes();
     if (all.data() == nullptr || !in_bounds(where.offset, len, all.size())) return {};
