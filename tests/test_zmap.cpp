@@ -2,7 +2,6 @@
 // compact), big pclusters, ztailpacking, fragments, dedupe, metabox, encoded extents, plus
 // hand-made malformed map headers and indexes.
 #include <doctest/doctest.h>
-#include <lz4.h>
 
 #include <cstring>
 #include <string>
@@ -15,27 +14,8 @@ namespace {
 
 using namespace erofsfs;
 
-// liblz4 as a decoder, so these tests exercise the mapper independently of the built-in one.
-struct liblz4_decoder {
-  std::error_code decode(const decode_request& r) const noexcept {
-    const int in = static_cast<int>(r.in.size());
-    const int out = static_cast<int>(r.out.size());
-    const char* src = reinterpret_cast<const char*>(r.in.data());
-    char* dst = reinterpret_cast<char*>(r.out.data());
-    const int n = r.partial ? LZ4_decompress_safe_partial(src, dst, in, out, out)
-                            : LZ4_decompress_safe(src, dst, in, out);
-    return n == out ? std::error_code{} : make_error_code(errc::decompress_failed);
-  }
-};
-
-const decompressor_table& lz4_table() {
-  static const liblz4_decoder d;
-  static const decompressor_table t = decompressor_table{}.set(disk::compression_lz4, d);
-  return t;
-}
-
 std::unique_ptr<test::fixture> open_lz4(const std::string& name, const char* group = "images") {
-  auto f = test::open_fixture(name, &lz4_table(), group);
+  auto f = test::open_fixture(name, nullptr, group);
   REQUIRE_MESSAGE(f.has_value(), (f ? std::string() : f.error().message()));
   return std::move(*f);
 }
