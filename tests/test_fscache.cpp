@@ -3,6 +3,8 @@
 // blobs, failures that must still be answered, and restore after a daemon restart.
 #include <doctest/doctest.h>
 
+#include <unistd.h>
+
 #include <cstring>
 #include <erofsfs/fscache/daemon.hpp>
 #include <erofsfs/fscache/protocol.hpp>
@@ -397,4 +399,33 @@ TEST_CASE("fscache: daemon options are validated") {
   opt.buffer_size = 1000;
   CHECK(!fs::basic_daemon<fake_cachefiles>::create(k, plain_resolver(), opt));
   CHECK(!fs::basic_daemon<fake_cachefiles>::create(k, fs::resolver{}));
+}
+
+TEST_CASE("fscache: cachefiles_device sends dir, tag and bind ondemand as separate commands") {
+  int p[2];
+  REQUIRE(::pipe(p) == 0);
+  auto dev = fs::cachefiles_device::adopt(p[1]);
+  REQUIRE(dev.bind("/var/cache/fscache", "erofsfs"));
+  REQUIRE(dev.restore());
+  char buf[256];
+  ssize_t n = ::read(p[0], buf, sizeof buf);
+  REQUIRE(n > 0);
+  CHECK(std::string(buf, static_cast<std::size_t>(n)) ==
+        "dir /var/cache/fscachetag erofsfsbind ondemandrestore");
+  ::close(p[0]);
+  ::close(p[1]);  // adopt() borrows
+}
+
+TEST_CASE("fscache: cachefiles_device refuses a cache dir with a newline before writing") {
+  int p[2];
+  REQUIRE(::pipe(p) == 0);
+  auto dev = fs::cachefiles_device::adopt(p[1]);
+  auto r = dev.bind("/tmp/a\nbind", "");
+  REQUIRE(!r);
+  CHECK(r.error().code == erofsfs::errc::invalid_argument);
+  CHECK(!dev.bind("/tmp/a", "two words"));
+  ::close(p[1]);
+  char buf[16];
+  CHECK(::read(p[0], buf, sizeof buf) == 0);  // nothing was written
+  ::close(p[0]);
 }
