@@ -36,9 +36,10 @@ for t in $targets; do
     done
   fi
   echo "== fuzz_$t for ${secs}s"
-  # -timeout: a single input taking 10 s is a hang; -rss_limit_mb: a huge allocation is a bug.
+  # -timeout: a single input taking 60 s is a hang (generous: CI machines are shared);
+  # -rss_limit_mb: a huge allocation is a bug.
   if ! "$build/fuzz/fuzz_$t" "$work" "fuzz/corpus/$t" "$seeds" \
-      -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=1048576 \
+      -max_total_time="$secs" -timeout=60 -report_slow_units=60 -rss_limit_mb=2048 -max_len=1048576 \
       -print_final_stats=1 -artifact_prefix="fuzz/crashes/$t/" 2>"$build/fuzz_$t.log"; then
     echo "fuzz_$t found a problem; see $build/fuzz_$t.log and fuzz/crashes/$t/" >&2
     tail -n 40 "$build/fuzz_$t.log" >&2
