@@ -5,10 +5,13 @@
 
 #include <erofsfs/erofsfs.hpp>
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -118,8 +121,9 @@ class fixture {
   }
 
   // Opens the patched bytes (re-sealing the superblock checksum first when the image has one).
-  result<image> open(const open_options& opt = {}) {
-    if (pristine.sb().has_compat(disk::compat_sb_chksum)) test::seal_superblock_checksum(img);
+  result<image> open(const open_options& opt = {}, bool seal = true) {
+    if (seal && pristine.sb().has_compat(disk::compat_sb_chksum))
+      test::seal_superblock_checksum(img);
     src_ = memory_source(img.view());
     return image::open(src_, opt);
   }
@@ -150,7 +154,30 @@ status read_everything(const image& img, read_context& ctx) {
 
 bool is_subdir(const dirent_at& e) { return e.type == file_type::directory; }
 
+// A source that remembers the largest single read it was asked for.
+struct read_size_probe {
+  memory_source inner;
+  mutable std::size_t largest = 0;
+  std::error_code read_at(std::uint64_t off, std::span<std::byte> dst) const noexcept {
+    largest = std::max(largest, dst.size());
+    return inner.read_at(off, dst);
+  }
+  std::uint64_t size() const noexcept { return inner.size(); }
+};
+
 }  // namespace
+
+// --- superblock -------------------------------------------------------------------------------
+
+TEST_CASE("malformed: a 1 GiB block size is refused before anything is sized from it") {
+  fixture f("plain-4k");
+  f.img.u8(disk::super_offset + 12, 30);  // blkszbits
+  // Not re-sealed: the block size is checked before the checksum, which would cover 1 GiB.
+  read_size_probe probe{memory_source(f.img.view())};
+  check_error(image::open(probe), errc::unsupported,
+              "block size larger than the configured maximum");
+  CHECK(probe.largest <= 4096);
+}
 
 // --- directory structure ----------------------------------------------------------------------
 
@@ -190,6 +217,21 @@ TEST_CASE("malformed: nesting deeper than limits::max_depth stops the walk") {
   REQUIRE(img);
   check_error(walk(*img, f.ctx, [](const walk_entry&) -> status { return {}; }),
               errc::limit_exceeded, "directory deeper than limits::max_depth");
+}
+
+TEST_CASE("malformed: a path through a self-link deeper than limits::max_depth") {
+  fixture f("plain-4k");
+  const inode dir = f.at("/bigdir");
+  const dirent_at sub = f.find_entry(dir, is_subdir);
+  f.img.le64(sub.pos, dir.nid);
+  open_options opt;
+  opt.lim.max_depth = 32;
+  auto img = f.open(opt);
+  REQUIRE(img);
+  std::string path = "/bigdir";
+  for (int i = 0; i < 40; ++i) path += "/" + sub.name;
+  check_error(resolve_path(*img, path, f.ctx), errc::limit_exceeded,
+              "path deeper than limits::max_depth");
 }
 
 TEST_CASE("malformed: dirent name offsets that do not increase") {
