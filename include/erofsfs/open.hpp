@@ -12,15 +12,18 @@
 #include "error.hpp"
 #include "file.hpp"
 #include "image.hpp"
+#include "lz4.hpp"
 #include "map.hpp"
 #include "superblock.hpp"
 
 namespace erofsfs {
 
-// The decoders used when open_options::decompressors is null.
+// The decoders used when open_options::decompressors is null: LZ4 is built in; LZMA, DEFLATE
+// and Zstandard need their library, see erofsfs/codecs/*.hpp.
 inline const decompressor_table& builtin_decompressors() noexcept {
-  static const decompressor_table table{};  // immutable: no global state
-  return table;
+  static constexpr lz4_decompressor lz4{};
+  static const decompressor_table table = decompressor_table{}.set(disk::compression_lz4, lz4);
+  return table;  // both immutable: no global state
 }
 
 struct image_builder {
