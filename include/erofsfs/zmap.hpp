@@ -169,7 +169,7 @@ inline status z_load_compact(const image& img, const inode& ino, z_recorder& m,
         ++d1;
       }
       if (!head_seen && !(l & disk::z_li_d0_cblkcnt)) d1 += l - 1;
-      m.delta1 = d1;
+      m.delta1 = d1 & 0xFFFF;  // a u16 in Linux too (l == 0 wraps there as well)
     }
     if (lo & disk::z_li_d0_cblkcnt) {
       if (!big) return corrupted("CBLKCNT in an inode without big pclusters", ino.nid, pos, lcn);
