@@ -4,6 +4,9 @@
 
 #include <string>
 
+#include "erofsfs/codecs/deflate.hpp"
+#include "erofsfs/codecs/lzma.hpp"
+#include "erofsfs/codecs/zstd.hpp"
 #include "erofsfs/erofsfs.hpp"
 #include "support/manifest.hpp"
 
@@ -11,9 +14,15 @@ namespace {
 
 using namespace erofsfs;
 
-// The built-in LZ4 decoder; the other algorithms come from the codec adapters.
+// The built-in LZ4 decoder plus the library-backed adapters for the other algorithms.
 const decompressor_table& decoders() {
-  static const decompressor_table t = builtin_decompressors();
+  static const codecs::microlzma_decompressor lzma;
+  static const codecs::deflate_decompressor deflate;
+  static const codecs::zstd_decompressor zstd;
+  static const decompressor_table t = decompressor_table{builtin_decompressors()}
+                                          .set(disk::compression_lzma, lzma)
+                                          .set(disk::compression_deflate, deflate)
+                                          .set(disk::compression_zstd, zstd);
   return t;
 }
 
@@ -41,6 +50,16 @@ EROFSFS_MANIFEST_CASE("v15-lz4-legacy", "erofs-utils 1.5 LZ4 without 0-padding")
 EROFSFS_MANIFEST_CASE("v15-lz4hc-pcluster16k", "erofs-utils 1.5 LZ4HC big pclusters")
 EROFSFS_MANIFEST_CASE("v15-lz4hc-ztailpacking", "erofs-utils 1.5 LZ4HC ztailpacking")
 EROFSFS_MANIFEST_CASE("xattr-prefix-packed", "long xattr prefixes in the packed inode")
+EROFSFS_MANIFEST_CASE("lzma-pcluster64k", "MicroLZMA 64 KiB pclusters, sparse files")
+EROFSFS_MANIFEST_CASE("lzma-ztail-frag-dedupe", "MicroLZMA ztailpacking + fragments + dedupe")
+EROFSFS_MANIFEST_CASE("deflate-pcluster16k", "DEFLATE 16 KiB pclusters")
+EROFSFS_MANIFEST_CASE("deflate-allfrag", "DEFLATE whole-file fragments")
+EROFSFS_MANIFEST_CASE("zstd-pcluster32k", "Zstandard 32 KiB pclusters")
+EROFSFS_MANIFEST_CASE("zstd-48bit", "Zstandard encoded extents, unaligned pclusters")
+EROFSFS_MANIFEST_CASE("zstd-ztail-frag-dedupe", "Zstandard ztailpacking + fragments + dedupe")
+EROFSFS_MANIFEST_CASE("newest-combo", "48bit + metabox + fragments + dedupe + ztailpacking + zstd")
+EROFSFS_MANIFEST_CASE("v18-multi-algorithm", "erofs-utils 1.8 LZ4HC + MicroLZMA + Zstandard")
+EROFSFS_MANIFEST_CASE("v18-lzma-ztail-frag", "erofs-utils 1.8 MicroLZMA ztailpacking + fragments")
 
 TEST_CASE("known issue lz4hc-frag-ztail-mkfs-bug reads as the kernel shows it") {
   const auto diffs = erofsfs::test::check_fixture_against_manifest(
