@@ -205,7 +205,7 @@ inline result<std::size_t> lz4_decompress(bytes_view in, mutable_bytes out,
         off = le_bytes(ip, 2);
         ip += 2;
       }
-      // Here ip <= iend (the offset was not the last input) and oend - op >= 34.
+      // Here the offset lay inside the input (ip <= iend) and oend - op >= 34.
       if (EROFSFS_UNLIKELY(off - 1 >= static_cast<std::size_t>(op - ostart)))
         return fail(off == 0 ? msg_offset_zero : msg_offset_far, ip - 2, istart);
       m = op - off;
@@ -310,3 +310,6 @@ struct lz4_decompressor {
 static_assert(decompressor<lz4_decompressor>);
 
 }  // namespace erofsfs
+
+#undef EROFSFS_OPAQUE
+#undef EROFSFS_LZ4_INLINE
