@@ -12,15 +12,18 @@
 #include "error.hpp"
 #include "file.hpp"
 #include "image.hpp"
+#include "lz4.hpp"
 #include "map.hpp"
 #include "superblock.hpp"
 
 namespace erofsfs {
 
-// The decoders used when open_options::decompressors is null.
+// The decoders used when open_options::decompressors is null: LZ4 is built in; LZMA, DEFLATE
+// and Zstandard need their library, see erofsfs/codecs/*.hpp.
 inline const decompressor_table& builtin_decompressors() noexcept {
-  static const decompressor_table table{};  // immutable: no global state
-  return table;
+  static constexpr lz4_decompressor lz4{};
+  static const decompressor_table table = decompressor_table{}.set(disk::compression_lz4, lz4);
+  return table;  // both immutable: no global state
 }
 
 struct image_builder {
@@ -34,6 +37,10 @@ struct image_builder {
                         error::unknown, disk::super_offset);
     const std::uint64_t need = superblock_read_size(area);
     if (need > area.size()) {
+      // `need` comes from the unchecked block size (up to 1 GiB): let the parser refuse a bad
+      // magic or block size on the first bytes before a buffer is sized from it.
+      auto early = parse_superblock(area, img.lim_);
+      if (!early && early.error().code != errc::truncated) return early.error();
       area.resize(static_cast<std::size_t>(need));
       if (std::error_code ec = img.primary_.read_at(disk::super_offset, area))
         return make_error(ec, ec == errc::truncated ? "image shorter than the superblock block"

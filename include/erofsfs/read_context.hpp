@@ -20,9 +20,11 @@ class read_context {
   std::vector<std::byte> encoded;
   std::vector<std::byte> decoded;
   struct decoded_key {
+    const void* image = nullptr;  // the image the extent belongs to (identity only)
     std::uint64_t nid = ~std::uint64_t{0};
     std::uint64_t logical = ~std::uint64_t{0};
     std::uint64_t length = 0;  // bytes of `decoded` that are valid (a prefix of the extent)
+    std::uint64_t physical = ~std::uint64_t{0};  // where the pcluster was read from
   } decoded_for;
 
   // Forget cached decoded data (e.g. after the underlying source changed).
