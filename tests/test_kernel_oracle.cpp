@@ -115,14 +115,12 @@ TEST_CASE("kernel oracle: uncompressed images read exactly as the mounted kernel
   check_group(image_group::uncompressed);
 }
 
-// may_fail until compressed files land (branch zmap); then these must pass like the rest.
-TEST_CASE("kernel oracle: lz4 and lz4hc images read exactly as the mounted kernel shows them" *
-          doctest::may_fail()) {
+TEST_CASE("kernel oracle: lz4 and lz4hc images read exactly as the mounted kernel shows them") {
   check_group(image_group::lz4);
 }
 
-// may_fail until compressed files and the lzma/deflate/zstd adapters (branches zmap, codecs)
-// land, and the decoders are passed to open_fixture().
+// may_fail until the lzma/deflate/zstd adapters (branch codecs) land and their decoders are
+// passed to open_fixture().
 TEST_CASE("kernel oracle: lzma, deflate and zstd images read exactly as the mounted kernel "
           "shows them" * doctest::may_fail()) {
   check_group(image_group::other_codecs);

@@ -183,10 +183,8 @@ TEST_CASE("concurrent sha256s of plain-4k files match the kernel's manifest") {
 }
 
 // Compressed reads go through each thread's read_context (pcluster buffers, decoded-extent
-// cache) and the shared packed inode and metabox. may_fail until compressed files land (branch
-// zmap); then this must pass like the rest.
-TEST_CASE("threads sharing a compressed image read what a single thread reads" *
-          doctest::may_fail()) {
+// cache) and the shared packed inode and metabox.
+TEST_CASE("threads sharing a compressed image read what a single thread reads") {
   for (const char* name : {"lz4", "lz4hc-ztailpacking", "lz4-fragments", "metabox-lz4"}) {
     CAPTURE(name);
     auto src = mmap_source::open(fixture_image(name).c_str());
