@@ -13,12 +13,14 @@ namespace erofsfs {
 
 struct limits {
   // Largest accepted block size. The format allows 512 B .. 64 KiB for general readers (§3).
+  // Also caps the superblock block read at open (checked before that buffer is sized).
   std::uint32_t max_block_size = 64u << 10;
   // Symlink hops while resolving one path (Linux MAXSYMLINKS).
   std::uint32_t max_symlink_hops = 40;
   // Longest symlink target (PATH_MAX - 1, what Linux can return).
   std::uint32_t max_symlink_size = 4095;
-  // Path components in one lookup, and directory depth in a tree walk.
+  // Path components in one lookup (resolve_path, symlink expansions included), and directory
+  // depth in a tree walk (which bounds its stack and path buffer).
   std::uint32_t max_depth = EROFSFS_FUZZING_ENABLED ? 64 : 4096;
   // Decoded metabox stream kept in memory for the image's lifetime.
   std::uint64_t max_metabox_size = EROFSFS_FUZZING_ENABLED ? (16u << 20) : (1ull << 30);

@@ -93,6 +93,8 @@ inline bool compressed_index_span(const image& img, const inode& ino, std::uint6
   } else if (ino.layout == data_layout::compressed_full) {
     end = pos + 16 + 8 * total;
   } else {
+    // Linux sizes the compact array in blocks (erofs_iblks), whatever the lcluster size.
+    const std::uint64_t total = div_round_up(ino.size, img.block_size());
     const std::uint64_t ebase = pos + 8;
     const std::uint64_t c4_init = ((32 - ebase % 32) / 4) & 7;
     std::uint64_t c2 = 0;

@@ -37,6 +37,10 @@ struct image_builder {
                         error::unknown, disk::super_offset);
     const std::uint64_t need = superblock_read_size(area);
     if (need > area.size()) {
+      // `need` comes from the unchecked block size (up to 1 GiB): let the parser refuse a bad
+      // magic or block size on the first bytes before a buffer is sized from it.
+      auto early = parse_superblock(area, img.lim_);
+      if (!early && early.error().code != errc::truncated) return early.error();
       area.resize(static_cast<std::size_t>(need));
       if (std::error_code ec = img.primary_.read_at(disk::super_offset, area))
         return make_error(ec, ec == errc::truncated ? "image shorter than the superblock block"

@@ -24,9 +24,11 @@ inline result<inode> resolve_path(const image& img, std::string_view path, read_
   std::string pending(path);  // what is left to resolve; grows when a symlink is expanded
   std::size_t at = 0;
   unsigned hops = 0;
+  std::uint64_t components = 0;
   std::vector<std::byte> scratch;
   // Bounded: each pass consumes one component of `pending`, and `pending` only grows by a
-  // symlink target (<= max_symlink_size) at most max_symlink_hops times.
+  // symlink target (<= max_symlink_size) at most max_symlink_hops times; lookups are also
+  // capped by limits::max_depth.
   while (true) {
     while (at < pending.size() && pending[at] == '/') ++at;
     if (at >= pending.size()) return cur;
@@ -37,6 +39,8 @@ inline result<inode> resolve_path(const image& img, std::string_view path, read_
       if (!cur.is_dir()) return make_error(errc::not_a_directory, "not a directory", cur.nid);
       continue;
     }
+    if (++components > img.lim().max_depth)
+      return make_error(errc::limit_exceeded, "path deeper than limits::max_depth", cur.nid);
     EROFSFS_TRY_ASSIGN(const dir_entry e, lookup(img, cur, name, ctx, scratch));
     EROFSFS_TRY_ASSIGN(inode next, read_inode(img, e.nid));
     bool last = true;

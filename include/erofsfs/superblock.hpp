@@ -101,7 +101,10 @@ inline result<superblock> parse_superblock(bytes_view area, const limits& lim = 
   disk::super_block raw{};
   const std::uint64_t sb_size =
       disk::sb_base_size + std::uint64_t{load_u8(area.data() + 13)} * disk::sb_extslot_size;
-  std::memcpy(&raw, area.data(), sb_size < sizeof raw ? sb_size : sizeof raw);
+  // sb_size is checked against area.size() only below, so bound the copy by both.
+  std::uint64_t copy = sb_size < sizeof raw ? sb_size : sizeof raw;
+  if (copy > area.size()) copy = area.size();
+  std::memcpy(&raw, area.data(), static_cast<std::size_t>(copy));
 
   superblock sb;
   if (raw.magic.get() != disk::super_magic)

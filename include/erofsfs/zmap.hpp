@@ -7,8 +7,8 @@
 // kernel's FIEMAP mode), so a caller can decode a whole pcluster with full semantics.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
-#include <vector>
 
 #include "bytes.hpp"
 #include "error.hpp"
@@ -394,22 +394,28 @@ inline result<z_map> z_map_records(const image& img, const inode& ino, std::uint
     return corrupted("extent record position overflows", ino.nid, z.header_pos);
   std::uint64_t lend = ino.size, lstart, plen_raw = 0, pa = 0;
   bool last;
-  std::vector<std::byte> scratch;
   if (recsz <= 8) {
     const std::uint64_t k = ofs >> z.lclusterbits;  // the record holding ofs
     if (recsz == 4) {
-      // A base address, then one u32 plen per lcluster, packed back to back: sum the lengths
-      // of the records before k (all in one view of the metadata).
-      std::uint64_t n;
-      if (!checked_mul(k + 1, 4, n) || !checked_add(n, 8, n) || n > (std::uint64_t{1} << 40))
-        return corrupted("extent record array overflows", ino.nid, pos, k);
-      EROFSFS_TRY_ASSIGN(const bytes_view v,
-                         img.view_meta(pos, static_cast<std::size_t>(n), ino.in_metabox, scratch,
-                                       ino.nid));
-      pa = load_le64(v.data());
-      for (std::uint64_t j = 0; j < k; ++j)  // bounded by the file's lcluster count
-        pa += load_le32(v.data() + 8 + 4 * j) & disk::z_extent_plen_mask;
-      plen_raw = load_le32(v.data() + 8 + 4 * k);
+      // A base address, then one u32 plen per lcluster packed back to back: the extent starts
+      // after the pclusters of the k records before it. Read in batches (bounded memory).
+      std::byte base[8];
+      EROFSFS_TRY(img.read_meta(pos, base, ino.in_metabox, ino.nid));
+      pa = load_le64(base);
+      std::byte batch[1024];
+      std::uint64_t j = 0;
+      while (j <= k) {  // bounded: k < number of lclusters, each pass consumes >= 1 record
+        const std::uint64_t n = std::min<std::uint64_t>(k + 1 - j, sizeof batch / 4);
+        std::uint64_t at;
+        if (!checked_mul(j, 4, at) || !checked_add(pos + 8, at, at))
+          return corrupted("extent record position overflows", ino.nid, pos, j);
+        EROFSFS_TRY(img.read_meta(at, std::span(batch, n * 4), ino.in_metabox, ino.nid));
+        for (std::uint64_t i = 0; i < n; ++i, ++j) {
+          plen_raw = load_le32(batch + 4 * i);
+          if (j < k && !checked_add(pa, plen_raw & disk::z_extent_plen_mask, pa))
+            return corrupted("extent physical address overflows", ino.nid, pos, j);
+        }
+      }
     } else {
       std::uint64_t at;
       if (!checked_mul(k, 8, at) || !checked_add(pos, at, at))
