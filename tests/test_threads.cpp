@@ -181,3 +181,16 @@ TEST_CASE("concurrent sha256s of plain-4k files match the kernel's manifest") {
           std::string::npos);
   }
 }
+
+// Compressed reads go through each thread's read_context (pcluster buffers, decoded-extent
+// cache) and the shared packed inode and metabox.
+TEST_CASE("threads sharing a compressed image read what a single thread reads") {
+  for (const char* name : {"lz4", "lz4hc-ztailpacking", "lz4-fragments", "metabox-lz4"}) {
+    CAPTURE(name);
+    auto src = mmap_source::open(fixture_image(name).c_str());
+    REQUIRE(src);
+    auto img = image::open(*src);
+    REQUIRE(img);
+    check_concurrent_reads_match(*img);
+  }
+}

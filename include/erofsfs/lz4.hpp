@@ -22,6 +22,21 @@
 
 namespace erofsfs {
 
+// Hides a value's origin from the optimiser so it cannot re-associate the arithmetic on it.
+#if defined(__GNUC__) || defined(__clang__)
+#define EROFSFS_OPAQUE(x) __asm__("" : "+r"(x))
+#else
+#define EROFSFS_OPAQUE(x) ((void)0)
+#endif
+
+// The copy helpers sit in the hot loop; clang otherwise keeps some out of line and spills
+// the loop's registers around each call. (Forcing it on g++ 12 measured ~6% slower.)
+#if defined(__clang__)
+#define EROFSFS_LZ4_INLINE [[gnu::always_inline]] inline
+#else
+#define EROFSFS_LZ4_INLINE inline
+#endif
+
 namespace detail::lz4 {
 
 using u8 = unsigned char;
@@ -33,13 +48,13 @@ using u8 = unsigned char;
 inline constexpr std::size_t fast_in_margin = 17;
 inline constexpr std::size_t fast_out_margin = 48;
 
-inline void copy8(u8* d, const u8* s) noexcept { std::memcpy(d, s, 8); }
-inline void copy16(u8* d, const u8* s) noexcept { std::memcpy(d, s, 16); }
+EROFSFS_LZ4_INLINE void copy8(u8* d, const u8* s) noexcept { std::memcpy(d, s, 8); }
+EROFSFS_LZ4_INLINE void copy16(u8* d, const u8* s) noexcept { std::memcpy(d, s, 16); }
 
 // Copies [s, s + (e - d)) to d in 32-byte strides; writes (and reads) up to 31 bytes past the
 // end. Correct for overlapping match copies as long as d - s >= 16: each 16-byte piece reads
 // only bytes that are either old or already written.
-inline void wild_copy32(u8* d, const u8* s, const u8* e) noexcept {
+EROFSFS_LZ4_INLINE void wild_copy32(u8* d, const u8* s, const u8* e) noexcept {
   do {
     copy16(d, s);
     copy16(d + 16, s + 16);
@@ -49,7 +64,7 @@ inline void wild_copy32(u8* d, const u8* s, const u8* e) noexcept {
 }
 
 // 8 <= d - s < 16: 8-byte pieces never overlap their own source; overshoot up to 7 bytes.
-inline void copy_offset8(u8* d, const u8* s, const u8* e) noexcept {
+EROFSFS_LZ4_INLINE void copy_offset8(u8* d, const u8* s, const u8* e) noexcept {
   do {
     copy8(d, s);
     d += 8;
@@ -57,13 +72,13 @@ inline void copy_offset8(u8* d, const u8* s, const u8* e) noexcept {
   } while (d < e);
 }
 
-inline std::uint64_t le_bytes(const u8* s, unsigned n) noexcept {
+EROFSFS_LZ4_INLINE std::uint64_t le_bytes(const u8* s, unsigned n) noexcept {
   std::uint64_t v = 0;
   for (unsigned i = 0; i < n; ++i) v |= std::uint64_t{s[i]} << (8 * i);
   return v;
 }
 
-inline void store_le64(u8* d, std::uint64_t v) noexcept {
+EROFSFS_LZ4_INLINE void store_le64(u8* d, std::uint64_t v) noexcept {
   if constexpr (std::endian::native == std::endian::big) v = __builtin_bswap64(v);
   std::memcpy(d, &v, 8);
 }
@@ -71,7 +86,7 @@ inline void store_le64(u8* d, std::uint64_t v) noexcept {
 // Fills [d, e) with the period-`off` pattern that starts at d - off (1 <= off < 8), as a
 // byte-by-byte overlapping copy would. The pattern is built once in a register, so the loop
 // only stores (no reloads of just-written bytes). Writes up to 15 bytes past e.
-inline void fill_pattern(u8* d, const u8* e, std::size_t off) noexcept {
+EROFSFS_LZ4_INLINE void fill_pattern(u8* d, const u8* e, std::size_t off) noexcept {
   const u8* s = d - off;
   std::uint64_t v;
   std::size_t step;  // the largest multiple of off that fits in 8 bytes
@@ -99,7 +114,7 @@ inline void fill_pattern(u8* d, const u8* e, std::size_t off) noexcept {
 }
 
 // Match copy of [d, e) from d - off with the strides above; writes up to 31 bytes past e.
-inline void wild_match(u8* d, const u8* e, std::size_t off) noexcept {
+EROFSFS_LZ4_INLINE void wild_match(u8* d, const u8* e, std::size_t off) noexcept {
   if (off >= 16)
     wild_copy32(d, d - off, e);
   else if (off >= 8)
@@ -110,7 +125,7 @@ inline void wild_match(u8* d, const u8* e, std::size_t off) noexcept {
 
 // Adds a length extension (bytes up to and including the first one that is not 255) to len.
 // The caller has capped the input size, so len cannot overflow.
-inline bool read_length(const u8*& ip, const u8* iend, std::size_t& len) noexcept {
+EROFSFS_LZ4_INLINE bool read_length(const u8*& ip, const u8* iend, std::size_t& len) noexcept {
   unsigned b;
   do {
     if (EROFSFS_UNLIKELY(ip == iend)) return false;
@@ -164,12 +179,17 @@ inline result<std::size_t> lz4_decompress(bytes_view in, mutable_bytes out,
     u8* const ofast = oend - fast_out_margin;
     while (ip <= ifast && op <= ofast) {
       const u8* const seq = ip;
+      // The next token's address is the loop's critical path: token load -> literal length
+      // -> one add. Forming seq + 3 before the load is known keeps it to a single add.
+      const u8* past_offset = seq + 3;
+      EROFSFS_OPAQUE(past_offset);
       token = *ip++;
       lit = token >> 4;
       if (EROFSFS_LIKELY(lit != 15)) {
-        copy16(op, ip);  // ip + 16 <= iend - 3, op + 16 <= oend - 48
+        copy16(op, ip);  // ip + 16 <= iend, op + 16 <= oend - 32
         op += lit;
-        ip += lit;
+        ip = past_offset + lit;
+        off = le_bytes(ip - 2, 2);
       } else {
         if (!read_length(ip, iend, lit))
           return fail("lz4: literal length runs past the end of the block", ip, istart);
@@ -182,10 +202,10 @@ inline result<std::size_t> lz4_decompress(bytes_view in, mutable_bytes out,
         wild_copy32(op, ip, op + lit);
         op += lit;
         ip += lit;
+        off = le_bytes(ip, 2);
+        ip += 2;
       }
-      // Here ip <= iend - 2 (so this is not the last sequence) and oend - op >= 34.
-      off = le_bytes(ip, 2);
-      ip += 2;
+      // Here the offset lay inside the input (ip <= iend) and oend - op >= 34.
       if (EROFSFS_UNLIKELY(off - 1 >= static_cast<std::size_t>(op - ostart)))
         return fail(off == 0 ? msg_offset_zero : msg_offset_far, ip - 2, istart);
       m = op - off;
@@ -290,3 +310,6 @@ struct lz4_decompressor {
 static_assert(decompressor<lz4_decompressor>);
 
 }  // namespace erofsfs
+
+#undef EROFSFS_OPAQUE
+#undef EROFSFS_LZ4_INLINE

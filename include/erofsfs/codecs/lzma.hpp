@@ -35,10 +35,11 @@ inline status microlzma_decode(bytes_view in, mutable_bytes out, bool partial,
 
   lzma_stream strm = LZMA_STREAM_INIT;
   lzma_ret ret = lzma_microlzma_decoder(&strm, in.size(), out.size(), !partial, dict);
-  if (ret == LZMA_MEM_ERROR) return make_error(std::make_error_code(std::errc::not_enough_memory),
-                                               "lzma: cannot allocate the decoder");
   if (ret != LZMA_OK) {
-    lzma_end(&strm);
+    lzma_end(&strm);  // safe after a failed init, frees anything it allocated
+    if (ret == LZMA_MEM_ERROR)
+      return make_error(std::make_error_code(std::errc::not_enough_memory),
+                        "lzma: cannot allocate the decoder");
     return make_error(errc::decompress_failed, "lzma: decoder refused the stream parameters",
                       error::unknown, 0, ret);
   }
