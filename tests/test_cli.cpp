@@ -411,6 +411,17 @@ TEST_CASE("cli: map shows a FLAT_INLINE tail as an inline extent") {
   CHECK(contains(out[2], "36864            1 inline"));
 }
 
+TEST_CASE("cli: map shows encoded extents with their algorithm and inline pclusters") {
+  if (!have_cli()) return;
+  const auto r = run_cli({"map", image_path("lz4hc-ztailpacking"), "/data/mixed-36k"});
+  REQUIRE(r.rc == 0);
+  const auto out = lines(r.out);
+  REQUIRE(out.size() >= 3);
+  CHECK(contains(r.out, " encoded "));
+  CHECK(contains(out.back(), " lz4 "));
+  CHECK(contains(out.back(), " in_metadata"));  // the ztailpacking tail pcluster
+}
+
 TEST_CASE("cli: fsck passes every fixture image it can decode") {
   if (!have_cli()) return;
   std::set<std::string> names;  // every fixture directory holds one image
@@ -478,6 +489,16 @@ TEST_CASE("cli: extract reads chunk data from the blob device given with --devic
   CHECK(r.err == "");
   REQUIRE(r.rc == 0);
   check_extracted(out, load("chunk-4k-blobdev"));
+}
+
+TEST_CASE("cli: extract decodes compressed files (lzma, ztailpacking, fragments, dedupe)") {
+  if (!have_cli() || !can_extract_as_root()) return;
+  temp_dir tmp;
+  const fs::path out = tmp.path / "tree";
+  const auto r = run_cli({"extract", image_path("lzma-ztail-frag-dedupe"), out.string()});
+  CHECK(r.err == "");
+  REQUIRE(r.rc == 0);
+  check_extracted(out, load("lzma-ztail-frag-dedupe"));
 }
 
 TEST_CASE("cli: extract of a subtree puts its contents in DIR") {

@@ -27,15 +27,15 @@
 #include <erofsfs/io/fd_source.hpp>
 #include <erofsfs/io/mmap_source.hpp>
 
-#if defined(EROFSFS_HAVE_LZMA) && __has_include(<erofsfs/codecs/lzma.hpp>)
+#ifdef EROFSFS_HAVE_LZMA
 #include <erofsfs/codecs/lzma.hpp>
 #define EROFSFS_CLI_LZMA 1
 #endif
-#if defined(EROFSFS_HAVE_ZLIB) && __has_include(<erofsfs/codecs/deflate.hpp>)
+#ifdef EROFSFS_HAVE_ZLIB
 #include <erofsfs/codecs/deflate.hpp>
 #define EROFSFS_CLI_DEFLATE 1
 #endif
-#if defined(EROFSFS_HAVE_ZSTD) && __has_include(<erofsfs/codecs/zstd.hpp>)
+#ifdef EROFSFS_HAVE_ZSTD
 #include <erofsfs/codecs/zstd.hpp>
 #define EROFSFS_CLI_ZSTD 1
 #endif
@@ -342,6 +342,20 @@ class file_source {
 // library-backed adapters.
 class decoders {
  public:
+  // Names of the algorithms this build decodes, e.g. "lz4 lzma deflate zstd".
+  static const char* names() noexcept {
+    return "lz4"
+#ifdef EROFSFS_CLI_LZMA
+           " lzma"
+#endif
+#ifdef EROFSFS_CLI_DEFLATE
+           " deflate"
+#endif
+#ifdef EROFSFS_CLI_ZSTD
+           " zstd"
+#endif
+        ;
+  }
   decoders() : table_(builtin_decompressors()) {
 #ifdef EROFSFS_CLI_LZMA
     table_.set(disk::compression_lzma, lzma_);

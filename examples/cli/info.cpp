@@ -125,6 +125,7 @@ int run_info(int argc, char** argv) {
     algs += buf;
   }
   std::printf("compression: %s\n", algs.empty() ? "none" : algs.c_str());
+  std::printf("decoders in this build: %s\n", decoders::names());
   return exit_ok;
 }
 
