@@ -102,6 +102,8 @@ std::vector<std::string> oracle_differences(const std::string& name,
   auto mnt = mounted_image::mount(fixture_dir(name) + "/" + name + ".erofs",
                                   (*fx)->device_files, err, how);
   if (!mnt) return {"mount: " + err};
+  if (how == mounted_image::backing::loop && !mnt->on_loop())
+    return {"mounted without a loop device"};
   auto kernel = entries_from_mount(mnt->root(), err);
   if (!kernel) return {"mounted walk: " + err};
   if (kernel->empty()) return {"mounted walk found nothing"};
