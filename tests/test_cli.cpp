@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "support/image_builder.hpp"
+#include "support/manifest.hpp"
 #include "support/sha256.hpp"
 
 extern char** environ;
@@ -42,147 +43,6 @@ bool have_cli() {
   return true;
 }
 
-// --- a small JSON reader for the fixture files (trusted test data) ---------------------------
-
-struct json {
-  enum kind_t { null, boolean, number, string, array, object } kind = null;
-  std::string text;  // string value, or the number's digits
-  std::vector<json> items;
-  std::vector<std::pair<std::string, json>> members;
-
-  const json* get(std::string_view key) const {
-    for (const auto& m : members)
-      if (m.first == key) return &m.second;
-    return nullptr;
-  }
-  std::string str(std::string_view key) const {
-    const json* v = get(key);
-    return v ? v->text : std::string();
-  }
-  long long num(std::string_view key) const {
-    const json* v = get(key);
-    return v && v->kind == number ? std::stoll(v->text) : -1;
-  }
-};
-
-class json_parser {
- public:
-  explicit json_parser(std::string_view s) : s_(s) {}
-  json parse() {
-    json v = value();
-    ws();
-    REQUIRE(i_ == s_.size());
-    return v;
-  }
-
- private:
-  void ws() {
-    while (i_ < s_.size() && std::strchr(" \t\r\n", s_[i_])) ++i_;
-  }
-  void append_utf8(std::string& out, unsigned cp) {
-    if (cp < 0x80) {
-      out += static_cast<char>(cp);
-    } else if (cp < 0x800) {
-      out += static_cast<char>(0xC0 | cp >> 6);
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else if (cp < 0x10000) {
-      out += static_cast<char>(0xE0 | cp >> 12);
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    } else {
-      out += static_cast<char>(0xF0 | cp >> 18);
-      out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-      out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-      out += static_cast<char>(0x80 | (cp & 0x3F));
-    }
-  }
-  unsigned hex4() {
-    REQUIRE(i_ + 4 <= s_.size());
-    const unsigned v = static_cast<unsigned>(std::stoul(std::string(s_.substr(i_, 4)), nullptr, 16));
-    i_ += 4;
-    return v;
-  }
-  std::string str() {
-    REQUIRE(s_[i_] == '"');
-    ++i_;
-    std::string out;
-    while (i_ < s_.size() && s_[i_] != '"') {
-      char c = s_[i_++];
-      if (c != '\\') {
-        out += c;
-        continue;
-      }
-      c = s_[i_++];
-      switch (c) {
-        case 'n': out += '\n'; break;
-        case 't': out += '\t'; break;
-        case 'r': out += '\r'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'u': {
-          unsigned cp = hex4();
-          if (cp >= 0xD800 && cp < 0xDC00 && s_.substr(i_, 2) == "\\u") {
-            i_ += 2;
-            cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4() - 0xDC00);
-          }
-          append_utf8(out, cp);
-          break;
-        }
-        default: out += c;
-      }
-    }
-    ++i_;
-    return out;
-  }
-  json value() {
-    ws();
-    json v;
-    REQUIRE(i_ < s_.size());
-    const char c = s_[i_];
-    if (c == '{') {
-      v.kind = json::object;
-      ++i_;
-      ws();
-      if (s_[i_] == '}') return ++i_, v;
-      while (true) {
-        ws();
-        std::string k = str();
-        ws();
-        REQUIRE(s_[i_] == ':');
-        ++i_;
-        v.members.emplace_back(std::move(k), value());
-        ws();
-        if (s_[i_++] == '}') return v;
-      }
-    }
-    if (c == '[') {
-      v.kind = json::array;
-      ++i_;
-      ws();
-      if (s_[i_] == ']') return ++i_, v;
-      while (true) {
-        v.items.push_back(value());
-        ws();
-        if (s_[i_++] == ']') return v;
-      }
-    }
-    if (c == '"') {
-      v.kind = json::string;
-      v.text = str();
-      return v;
-    }
-    const std::size_t start = i_;
-    while (i_ < s_.size() && !std::strchr(",]} \t\r\n", s_[i_])) ++i_;
-    v.text = std::string(s_.substr(start, i_ - start));
-    v.kind = v.text == "null" ? json::null
-             : (v.text == "true" || v.text == "false") ? json::boolean
-                                                       : json::number;
-    return v;
-  }
-  std::string_view s_;
-  std::size_t i_ = 0;
-};
-
 std::string slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   REQUIRE_MESSAGE(f.good(), path);
@@ -191,32 +51,41 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-std::vector<json> manifest(const std::string& image) {
-  std::vector<json> out;
-  std::istringstream in(slurp(images_dir + image + "/manifest.jsonl"));
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(json_parser(line).parse());
-  return out;
+using erofsfs::test::manifest;
+using erofsfs::test::manifest_entry;
+
+manifest load(const std::string& image) {
+  std::string err;
+  auto m = erofsfs::test::load_manifest(images_dir + image + "/manifest.jsonl", err);
+  REQUIRE_MESSAGE(m.has_value(), err);
+  return std::move(*m);
 }
 
-const json* find_entry(const std::vector<json>& m, std::string_view path) {
-  for (const json& e : m)
-    if (e.str("path") == path) return &e;
-  return nullptr;
+const manifest_entry& entry(const manifest& m, const std::string& path) {
+  const auto it = m.find(path);
+  REQUIRE_MESSAGE(it != m.end(), path);
+  return it->second;
+}
+
+// A top-level string field of an image's info.json ("UUID": "..." and the like).
+std::string info_field(const std::string& image, const std::string& key) {
+  const std::string text = slurp(images_dir + image + "/info.json");
+  const std::string k = "\"" + key + "\": \"";
+  const std::size_t at = text.find(k);
+  REQUIRE_MESSAGE(at != std::string::npos, key);
+  const std::size_t from = at + k.size();
+  return text.substr(from, text.find('"', from) - from);
 }
 
 std::string image_path(const std::string& name) { return images_dir + name + "/" + name + ".erofs"; }
 
 // "--device FILE" arguments for every extra device of an image, in device-table order.
 std::vector<std::string> device_args(const std::string& name) {
-  const json info = json_parser(slurp(images_dir + name + "/info.json")).parse();
   std::vector<std::string> args;
-  if (const json* devs = info.get("devices"))
-    for (const json& d : devs->items) {
-      args.push_back("--device");
-      args.push_back(images_dir + name + "/" + d.str("file"));
-    }
+  for (const std::string& f : erofsfs::test::fixture_device_files(images_dir + name)) {
+    args.push_back("--device");
+    args.push_back(f);
+  }
   return args;
 }
 
@@ -282,16 +151,6 @@ std::string sha256_of(std::string_view s) {
   return erofsfs::test::sha256::of(std::as_bytes(std::span(s.data(), s.size())));
 }
 
-std::string hex(std::string_view s) {
-  static const char* d = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : s) {
-    out += d[c >> 4];
-    out += d[c & 15];
-  }
-  return out;
-}
-
 std::string mode_string(unsigned mode) {
   std::string s(10, '-');
   switch (mode & S_IFMT) {
@@ -321,41 +180,38 @@ std::string utc(long long t) {
 
 // Compares an extracted tree with the manifest: type, permissions, owner, link count, size,
 // mtime, symlink target, device number, content hash, xattrs and hard-link identity.
-void check_extracted(const fs::path& root, const std::vector<json>& m) {
-  std::map<long long, ino_t> inode_of;  // manifest ino -> extracted st_ino
-  for (const json& e : m) {
-    const std::string path = e.str("path");
+void check_extracted(const fs::path& root, const manifest& m) {
+  std::map<std::uint64_t, ino_t> inode_of;  // manifest ino -> extracted st_ino
+  for (const auto& [path, e] : m) {
     const std::string host = (root / path.substr(1)).string();
     CAPTURE(path);
     struct stat st;
     REQUIRE(::lstat(host.c_str(), &st) == 0);
-    CHECK(st.st_mode == static_cast<mode_t>(e.num("mode")));
-    CHECK(st.st_uid == static_cast<uid_t>(e.num("uid")));
-    CHECK(st.st_gid == static_cast<gid_t>(e.num("gid")));
-    CHECK(st.st_nlink == static_cast<nlink_t>(e.num("nlink")));
-    CHECK(st.st_mtim.tv_sec == e.num("mtime"));
-    CHECK(st.st_mtim.tv_nsec == e.num("mtime_nsec"));
-    const std::string type = e.str("type");
-    if (type != "dir") CHECK(st.st_size == e.num("size"));
+    CHECK(st.st_mode == static_cast<mode_t>(e.mode));
+    CHECK(st.st_uid == static_cast<uid_t>(e.uid));
+    CHECK(st.st_gid == static_cast<gid_t>(e.gid));
+    CHECK(st.st_nlink == static_cast<nlink_t>(e.nlink));
+    CHECK(st.st_mtim.tv_sec == e.mtime);
+    CHECK(st.st_mtim.tv_nsec == static_cast<long>(e.mtime_nsec));
+    const std::string& type = e.type;
+    if (type != "dir") CHECK(static_cast<std::uint64_t>(st.st_size) == e.size);
     if (type == "chrdev" || type == "blkdev") {
-      CHECK(major(st.st_rdev) == static_cast<unsigned>(e.num("rdev_major")));
-      CHECK(minor(st.st_rdev) == static_cast<unsigned>(e.num("rdev_minor")));
+      CHECK(major(st.st_rdev) == e.rdev_major.value_or(~0u));
+      CHECK(minor(st.st_rdev) == e.rdev_minor.value_or(~0u));
     }
     if (type == "symlink") {
       std::string target(4096, '\0');
       const ssize_t n = ::readlink(host.c_str(), target.data(), target.size());
       REQUIRE(n >= 0);
       target.resize(static_cast<std::size_t>(n));
-      CHECK(target == e.str("target"));
+      CHECK(target == e.target.value_or(""));
     }
-    if (type == "file") CHECK(sha256_of(slurp(host)) == e.str("sha256"));
+    if (type == "file") CHECK(sha256_of(slurp(host)) == e.sha256);
     if (type != "dir") {
-      auto [it, fresh] = inode_of.emplace(e.num("ino"), st.st_ino);
+      auto [it, fresh] = inode_of.emplace(e.ino, st.st_ino);
       if (!fresh) CHECK_MESSAGE(it->second == st.st_ino, "hard link not preserved");
     }
-    std::map<std::string, std::string> want, got;
-    if (const json* x = e.get("xattrs"))
-      for (const auto& [k, v] : x->members) want[k] = v.text;
+    std::map<std::string, std::string> got;
     std::string names(65536, '\0');
     const ssize_t len = ::llistxattr(host.c_str(), names.data(), names.size());
     REQUIRE(len >= 0);
@@ -366,9 +222,9 @@ void check_extracted(const fs::path& root, const std::vector<json>& m) {
       const ssize_t vl = ::lgetxattr(host.c_str(), name.c_str(), value.data(), value.size());
       REQUIRE(vl >= 0);
       value.resize(static_cast<std::size_t>(vl));
-      got[name] = hex(value);
+      got[name] = erofsfs::test::to_hex(value);
     }
-    CHECK(got == want);
+    CHECK(got == e.xattrs);
   }
 }
 
@@ -394,14 +250,11 @@ TEST_CASE("cli: info prints block size, features by name, uuid and volume name")
   if (!have_cli()) return;
   const auto r = run_cli({"info", image_path("plain-4k")});
   REQUIRE(r.rc == 0);
-  const json info = json_parser(slurp(images_dir + "plain-4k/info.json")).parse();
-  const json* sb = info.get("superblock_dump");
-  REQUIRE(sb);
   CHECK(contains(r.out, "block size: 4096\n"));
-  CHECK(contains(r.out, "compat features: " + sb->str("compatible features") + "\n"));
-  CHECK(contains(r.out, "uuid: " + sb->str("UUID") + "\n"));
+  CHECK(contains(r.out, "compat features: " + info_field("plain-4k", "compatible features") + "\n"));
+  CHECK(contains(r.out, "uuid: " + info_field("plain-4k", "UUID") + "\n"));
   CHECK(contains(r.out, "volume name: \"fixture-plain\"\n"));
-  CHECK(contains(r.out, "inodes: " + sb->str("inode count") + "\n"));
+  CHECK(contains(r.out, "inodes: " + info_field("plain-4k", "inode count") + "\n"));
   CHECK(contains(r.out, "devices: 0\n"));
 }
 
@@ -421,10 +274,10 @@ TEST_CASE("cli: ls -l lines of /links match the manifest") {
   if (!have_cli()) return;
   const auto r = run_cli({"ls", "-l", image_path("plain-4k"), "/links"});
   REQUIRE(r.rc == 0);
-  const auto m = manifest("plain-4k");
+  const auto m = load("plain-4k");
   std::size_t children = 0;
-  for (const json& e : m)
-    if (e.str("path").rfind("/links/", 0) == 0) ++children;
+  for (const auto& kv : m)
+    if (kv.first.rfind("/links/", 0) == 0) ++children;
   const auto out = lines(r.out);
   CHECK(out.size() == children);
   for (const std::string& line : out) {
@@ -432,15 +285,14 @@ TEST_CASE("cli: ls -l lines of /links match the manifest") {
     std::istringstream in(line);
     std::string mode, nlink, uid, gid, size, date, time, name;
     in >> mode >> nlink >> uid >> gid >> size >> date >> time >> name;
-    const json* e = find_entry(m, "/links/" + name);
-    REQUIRE(e);
-    CHECK(mode == mode_string(static_cast<unsigned>(e->num("mode"))));
-    CHECK(nlink == std::to_string(e->num("nlink")));
-    CHECK(uid == std::to_string(e->num("uid")));
-    CHECK(gid == std::to_string(e->num("gid")));
-    CHECK(size == std::to_string(e->num("size")));
-    CHECK(date + " " + time == utc(e->num("mtime")));
-    if (e->str("type") == "symlink") CHECK(contains(line, " " + name + " -> " + e->str("target")));
+    const manifest_entry* e = &entry(m, "/links/" + name);
+    CHECK(mode == mode_string(e->mode));
+    CHECK(nlink == std::to_string(e->nlink));
+    CHECK(uid == std::to_string(e->uid));
+    CHECK(gid == std::to_string(e->gid));
+    CHECK(size == std::to_string(e->size));
+    CHECK(date + " " + time == utc(e->mtime));
+    if (e->type == "symlink") CHECK(contains(line, " " + name + " -> " + e->target.value_or("")));
   }
 }
 
@@ -459,26 +311,26 @@ TEST_CASE("cli: ls -R -a lists every directory of the manifest once") {
   for (const std::string& l : lines(r.out))
     if (!l.empty() && l[0] == '/' && l.back() == ':') CHECK(headers.insert(l).second);
   std::size_t dirs = 0;
-  for (const json& e : manifest("plain-4k")) dirs += e.str("type") == "dir";
+  for (const auto& kv : load("plain-4k")) dirs += kv.second.type == "dir";
   CHECK(headers.size() == dirs);
   CHECK(headers.count("/deep/level-00:") == 1);
 }
 
 TEST_CASE("cli: cat output hashes to the manifest's sha256") {
   if (!have_cli()) return;
-  const auto m = manifest("plain-4k");
+  const auto m = load("plain-4k");
   for (const char* path : {"/data/mixed-36k", "/data/text-96k", "/sizes/rand-12289", "/empty",
                            "/tiny/size-1", "/links/hard-a"}) {
     CAPTURE(path);
     const auto r = run_cli({"cat", image_path("plain-4k"), path});
     REQUIRE(r.rc == 0);
-    CHECK(sha256_of(r.out) == find_entry(m, path)->str("sha256"));
+    CHECK(sha256_of(r.out) == entry(m, path).sha256);
   }
 }
 
 TEST_CASE("cli: cat reads chunk data from a blob device given with --device") {
   if (!have_cli()) return;
-  const auto m = manifest("chunk-4k-blobdev");
+  const auto m = load("chunk-4k-blobdev");
   for (const char* path : {"/sparse/holes-4k-chunks", "/sparse/big-sparse-1m-chunks", "/data/dup-1"}) {
     CAPTURE(path);
     auto args = device_args("chunk-4k-blobdev");
@@ -487,7 +339,7 @@ TEST_CASE("cli: cat reads chunk data from a blob device given with --device") {
     args.push_back(path);
     const auto r = run_cli(args);
     REQUIRE(r.rc == 0);
-    CHECK(sha256_of(r.out) == find_entry(m, path)->str("sha256"));
+    CHECK(sha256_of(r.out) == entry(m, path).sha256);
   }
 }
 
@@ -502,12 +354,12 @@ TEST_CASE("cli: stat prints the inode fields and escaped xattr values") {
   if (!have_cli()) return;
   const auto r = run_cli({"stat", image_path("plain-4k"), "/xattrs/symlink-with-xattr"});
   REQUIRE(r.rc == 0);
-  const json* e = find_entry(manifest("plain-4k"), "/xattrs/symlink-with-xattr");
-  REQUIRE(e);
-  CHECK(contains(r.out, "nid: " + std::to_string(e->num("ino")) + "\n"));
+  const auto m = load("plain-4k");
+  const manifest_entry* e = &entry(m, "/xattrs/symlink-with-xattr");
+  CHECK(contains(r.out, "nid: " + std::to_string(e->ino) + "\n"));
   CHECK(contains(r.out, "type: symlink\n"));
   CHECK(contains(r.out, "mode: 0120777 (lrwxrwxrwx)\n"));
-  CHECK(contains(r.out, "mtime: " + std::to_string(e->num("mtime")) + ".000000000 "));
+  CHECK(contains(r.out, "mtime: " + std::to_string(e->mtime) + ".000000000 "));
   CHECK(contains(r.out, "target: user-one\n"));
   CHECK(contains(r.out, "xattrs: 2\n"));
   CHECK(contains(r.out, "  security.selinux=\"system_u:object_r:shared_t:s0\\x00\"\n"));
@@ -545,9 +397,7 @@ TEST_CASE("cli: map lists extents that tile the file, with the blob device for c
     kinds.insert(kind);
     if (kind == "mapped") CHECK(device == "1");
   }
-  const json* e = find_entry(manifest("chunk-4k-blobdev"), "/sparse/holes-4k-chunks");
-  REQUIRE(e);
-  CHECK(next == static_cast<unsigned long long>(e->num("size")));
+  CHECK(next == entry(load("chunk-4k-blobdev"), "/sparse/holes-4k-chunks").size);
   CHECK(kinds == std::set<std::string>{"hole", "mapped"});
 }
 
@@ -563,18 +413,23 @@ TEST_CASE("cli: map shows a FLAT_INLINE tail as an inline extent") {
 
 TEST_CASE("cli: fsck passes every fixture image it can decode") {
   if (!have_cli()) return;
-  const json index = json_parser(slurp(images_dir + "index.json")).parse();
-  const json* images = index.get("images");
-  REQUIRE(images);
-  for (const json& row : images->items) {
-    const std::string name = row.str("name");
+  std::set<std::string> names;  // every fixture directory holds one image
+  for (const auto& d : fs::directory_iterator(images_dir))
+    if (d.is_directory()) names.insert(d.path().filename().string());
+  REQUIRE(names.size() > 40);
+  for (const std::string& name : names) {
     CAPTURE(name);
     auto args = device_args(name);
     args.insert(args.begin(), "fsck");
     args.push_back(image_path(name));
     const auto r = run_cli(args);
-    if (r.rc != 0 && contains(r.err, "compressed files are not implemented yet")) {
-      MESSAGE(name << ": compressed reads not in this build yet");
+    // An image whose only problems are codecs this build lacks is not a failure of the tool.
+    bool only_missing_codecs = r.rc == 1;
+    for (const std::string& l : lines(r.err))
+      if (!contains(l, "decompressor configured") && !contains(l, "not implemented yet"))
+        only_missing_codecs = false;
+    if (only_missing_codecs) {
+      MESSAGE(name << ": needs a decompressor this build does not have");
       continue;
     }
     CHECK_MESSAGE(r.rc == 0, r.err.substr(0, 2000));
@@ -585,12 +440,12 @@ TEST_CASE("cli: fsck passes every fixture image it can decode") {
 TEST_CASE("cli: fsck exits 1 and names the path of a corrupted inode") {
   if (!have_cli()) return;
   temp_dir tmp;
-  const json* e = find_entry(manifest("plain-4k"), "/data/mixed-36k");
-  REQUIRE(e);
+  const auto m = load("plain-4k");
+  const manifest_entry* e = &entry(m, "/data/mixed-36k");
   std::string bytes = slurp(image_path("plain-4k"));
   // meta_blkaddr is 0 in plain-4k, so the inode is at nid * 32; all i_format bits set is
   // "unknown i_format bits".
-  const std::size_t pos = static_cast<std::size_t>(e->num("ino")) * 32;
+  const std::size_t pos = static_cast<std::size_t>(e->ino) * 32;
   REQUIRE(pos + 2 <= bytes.size());
   bytes[pos] = bytes[pos + 1] = '\xff';
   const fs::path bad = tmp.path / "bad.erofs";
@@ -608,7 +463,7 @@ TEST_CASE("cli: extract recreates plain-4k exactly as the manifest describes") {
   const auto r = run_cli({"extract", image_path("plain-4k"), out.string()});
   CHECK(r.err == "");
   REQUIRE(r.rc == 0);
-  check_extracted(out, manifest("plain-4k"));
+  check_extracted(out, load("plain-4k"));
 }
 
 TEST_CASE("cli: extract reads chunk data from the blob device given with --device") {
@@ -622,7 +477,7 @@ TEST_CASE("cli: extract reads chunk data from the blob device given with --devic
   const auto r = run_cli(args);
   CHECK(r.err == "");
   REQUIRE(r.rc == 0);
-  check_extracted(out, manifest("chunk-4k-blobdev"));
+  check_extracted(out, load("chunk-4k-blobdev"));
 }
 
 TEST_CASE("cli: extract of a subtree puts its contents in DIR") {

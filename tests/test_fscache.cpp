@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <erofsfs/fscache/daemon.hpp>
 #include <erofsfs/fscache/protocol.hpp>
@@ -428,4 +429,27 @@ TEST_CASE("fscache: cachefiles_device refuses a cache dir with a newline before 
   char buf[16];
   CHECK(::read(p[0], buf, sizeof buf) == 0);  // nothing was written
   ::close(p[0]);
+}
+
+TEST_CASE("fscache: the last page of a blob that is not page aligned is zero-padded") {
+  static const std::vector<std::byte> data(5000, std::byte{0x7e});
+  static const erofsfs::memory_source src(data.data(), data.size());
+  fake_cachefiles k;
+  auto d = fs::basic_daemon<fake_cachefiles>::create(
+      k, [](std::string_view, std::string_view) -> erofsfs::result<fs::blob> {
+        fs::blob b;
+        b.source = src;
+        b.size = data.size();
+        return b;
+      });
+  REQUIRE(d);
+  const auto oid = k.queue_open("erofs,odd", "odd");
+  k.queue_read(oid, 4096, 65536);
+  REQUIRE(d->handle_ready());
+  CHECK(k.commands()[0] == "copen 1,5000");  // the kernel still sees the exact size
+  REQUIRE(k.completions().size() == 1);
+  auto page = k.cache_bytes(oid, 4096, 8192);
+  REQUIRE(page.size() == 4096);  // nothing written past the padded page
+  CHECK(std::all_of(page.begin(), page.begin() + 904, [](std::byte b) { return b == std::byte{0x7e}; }));
+  CHECK(std::all_of(page.begin() + 904, page.end(), [](std::byte b) { return b == std::byte{0}; }));
 }

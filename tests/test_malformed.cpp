@@ -575,3 +575,211 @@ TEST_CASE("malformed: a chunk device id beyond the device table") {
   REQUIRE(ino);
   check_error(map_extent(*img, *ino, 0), errc::no_device, "device id beyond the device table");
 }
+
+// --- compressed files -------------------------------------------------------------------------
+
+namespace {
+
+bool compressed_regular(const inode& i, data_layout layout, std::uint64_t min_size) {
+  return i.is_regular() && i.layout == layout && i.size >= min_size && !i.z.whole_fragment &&
+         i.z.extent_recsz == 0 && !i.in_metabox;
+}
+
+// Full (8-byte) lcluster index `lcn` of `ino`: position and decoded fields.
+struct full_index {
+  std::uint64_t pos;
+  unsigned type;
+  std::uint32_t u;
+};
+full_index read_full_index(const fixture& f, const inode& ino, std::uint64_t lcn) {
+  const std::uint64_t pos = ino.z.header_pos + 16 + 8 * lcn;
+  const std::byte* p = f.img.bytes.data() + pos;
+  return {pos, static_cast<unsigned>(load_le16(p) & disk::z_li_lcluster_type_mask), load_le32(p + 4)};
+}
+
+}  // namespace
+
+TEST_CASE("malformed: compact indexes with lclusters above 16 KiB are refused like Linux") {
+  fixture f("lz4");
+  const inode file = f.find_inode([](const inode& i) {
+    return compressed_regular(i, data_layout::compressed_compact, 8192);
+  });
+  // h_clusterbits: block bits + 3 = 15.
+  f.img.u8(file.z.header_pos + 7, 3);
+  auto img = f.open();
+  REQUIRE(img);
+  auto ino = read_inode(*img, file.nid);
+  REQUIRE(ino);
+  CHECK(ino->z.lclusterbits == 15);
+  check_error(map_extent(*img, *ino, 0), errc::unsupported,
+              "compact indexes with lclusters above 16 KiB");
+  std::vector<std::byte> data;
+  check_error(read_all(*img, *ino, data, f.ctx), errc::unsupported,
+              "compact indexes with lclusters above 16 KiB");
+}
+
+TEST_CASE("malformed: an unknown compression algorithm in the map header") {
+  fixture f("lz4");
+  const inode file = f.find_inode([](const inode& i) {
+    return compressed_regular(i, data_layout::compressed_compact, 8192);
+  });
+  f.img.u8(file.z.header_pos + 6, 0x0F);  // head1 algorithm 15
+  auto img = f.open();
+  REQUIRE(img);
+  auto ino = read_inode(*img, file.nid);
+  REQUIRE(ino);
+  // Some extents may be stored plain; the first compressed one fails.
+  std::vector<std::byte> data;
+  check_error(read_all(*img, *ino, data, f.ctx), errc::unsupported,
+              "unknown compression algorithm");
+}
+
+TEST_CASE("malformed: a known algorithm the superblock does not enable") {
+  fixture f("lz4");
+  const inode file = f.find_inode([](const inode& i) {
+    return compressed_regular(i, data_layout::compressed_compact, 8192);
+  });
+  f.img.u8(file.z.header_pos + 6, disk::compression_zstd);
+  auto img = f.open();
+  REQUIRE(img);
+  auto ino = read_inode(*img, file.nid);
+  REQUIRE(ino);
+  std::vector<std::byte> data;
+  check_error(read_all(*img, *ino, data, f.ctx), errc::corrupted,
+              "compression algorithm not enabled in the superblock");
+}
+
+TEST_CASE("malformed: a NONHEAD lcluster whose lookback distance runs past lcluster 0") {
+  fixture f("lz4-legacy-index");
+  std::uint64_t target_lcn = 0;
+  const inode file = f.find_inode([&](const inode& i) {
+    if (!compressed_regular(i, data_layout::compressed_full, 3 * 4096)) return false;
+    const std::uint64_t n = (i.size - 1) / 4096 + 1;
+    for (std::uint64_t l = 1; l < n; ++l)
+      if (read_full_index(f, i, l).type == disk::z_lcluster_type_nonhead) {
+        target_lcn = l;
+        return true;
+      }
+    return false;
+  });
+  const full_index idx = read_full_index(f, file, target_lcn);
+  f.img.le16(idx.pos + 4, 0x07FF);  // delta[0]: 2047 lclusters back, without the CBLKCNT bit
+  auto img = f.open();
+  REQUIRE(img);
+  auto ino = read_inode(*img, file.nid);
+  REQUIRE(ino);
+  check_error(map_extent(*img, *ino, target_lcn * 4096), errc::corrupted,
+              "bogus lcluster lookback distance");
+}
+
+TEST_CASE("malformed: a NONHEAD lcluster 0 cannot start a file") {
+  fixture f("lz4-legacy-index");
+  const inode file = f.find_inode([](const inode& i) {
+    return compressed_regular(i, data_layout::compressed_full, 3 * 4096);
+  });
+  const full_index idx = read_full_index(f, file, 0);
+  f.img.le16(idx.pos, static_cast<std::uint16_t>(disk::z_lcluster_type_nonhead));
+  f.img.le32(idx.pos + 4, 1);  // delta[0] = 1, delta[1] = 0
+  auto img = f.open();
+  REQUIRE(img);
+  auto ino = read_inode(*img, file.nid);
+  REQUIRE(ino);
+  check_error(map_extent(*img, *ino, 0), errc::corrupted, "bogus lcluster lookback distance");
+}
+
+TEST_CASE("malformed: two pclusters made to overlap decode to a failure, not wrong bytes") {
+  fixture f("lz4-legacy-index");
+  std::uint64_t a = 0, b = 0;
+  const inode file = f.find_inode([&](const inode& i) {
+    if (!compressed_regular(i, data_layout::compressed_full, 3 * 4096)) return false;
+    const std::uint64_t n = (i.size - 1) / 4096 + 1;
+    std::optional<std::uint64_t> first;
+    std::uint64_t first_len = 0;
+    for (std::uint64_t l = 0; l < n; ++l) {
+      const full_index x = read_full_index(f, i, l);
+      if (x.type != disk::z_lcluster_type_head1) continue;
+      // A HEAD's extent starts clusterofs bytes into its lcluster.
+      const std::uint64_t start = l * 4096 + f.img.get16(x.pos + 2);
+      auto e = map_extent(f.pristine, i, start);
+      if (!e || e->logical != start) continue;
+      if (!first) {
+        first = l;
+        first_len = e->length;
+      } else if (read_full_index(f, i, *first).u != x.u && e->length != first_len) {
+        a = *first;
+        b = l;
+        return true;
+      }
+    }
+    return false;
+  });
+  // B's pcluster now starts at A's: the same compressed blocks back two extents.
+  f.img.le32(read_full_index(f, file, b).pos + 4, read_full_index(f, file, a).u);
+  auto img = f.open();
+  REQUIRE(img);
+  auto ino = read_inode(*img, file.nid);
+  REQUIRE(ino);
+  auto ea = map_extent(*img, *ino, a * 4096 + f.img.get16(read_full_index(f, file, a).pos + 2));
+  auto eb = map_extent(*img, *ino, b * 4096 + f.img.get16(read_full_index(f, file, b).pos + 2));
+  REQUIRE(ea);
+  REQUIRE(eb);
+  CHECK(ea->physical == eb->physical);
+  REQUIRE(ea->length != eb->length);
+  // A's stream decodes to A's length; B's extent asks for a different exact size.
+  std::vector<std::byte> buf(static_cast<std::size_t>(eb->length));
+  check_error(read(*img, *ino, eb->logical, buf, f.ctx), errc::decompress_failed,
+              "decoding a pcluster");
+}
+
+TEST_CASE("malformed: a fragment offset beyond the packed inode") {
+  fixture f("lz4-fragments");
+  const inode file = f.find_inode([](const inode& i) {
+    return i.is_regular() && i.is_compressed() && i.z.whole_fragment && i.size > 0;
+  });
+  // Whole-fragment header: 63-bit offset in the first 8 bytes, fragment bit in h_clusterbits.
+  f.img.le64(file.z.header_pos, (std::uint64_t{1} << 62) | (std::uint64_t{0x80} << 56));
+  auto img = f.open();
+  REQUIRE(img);
+  auto ino = read_inode(*img, file.nid);
+  REQUIRE(ino);
+  std::vector<std::byte> data;
+  check_error(read_all(*img, *ino, data, f.ctx), errc::corrupted,
+              "fragment beyond the packed inode");
+}
+
+TEST_CASE("malformed: a fragment offset that overflows with the file size") {
+  fixture f("lz4-fragments");
+  const inode file = f.find_inode([](const inode& i) {
+    return i.is_regular() && i.is_compressed() && i.z.whole_fragment && i.size > 1;
+  });
+  f.img.le64(file.z.header_pos, ~std::uint64_t{0});  // offset 2^63 - 1, fragment bit set
+  auto img = f.open();
+  REQUIRE(img);
+  auto ino = read_inode(*img, file.nid);
+  REQUIRE(ino);
+  std::byte buf[16];
+  check_error(read(*img, *ino, 0, buf, f.ctx), errc::corrupted,
+              "fragment beyond the packed inode");
+}
+
+TEST_CASE("malformed: a metabox nid that points into the metabox itself") {
+  fixture f("metabox-lz4");
+  REQUIRE((f.pristine.sb().root_nid & disk::nid_metabox_bit) != 0);
+  f.img.le64(disk::super_offset + 0x80, f.pristine.sb().root_nid);
+  check_error(f.open(), errc::corrupted, "metabox inode nid points into the metabox");
+}
+
+TEST_CASE("malformed: a metabox inode that is a directory") {
+  fixture f("metabox-lz4");
+  std::uint64_t pos = 0;
+  REQUIRE(f.pristine.sb().inode_position(f.pristine.sb().metabox_nid, pos));
+  f.img.le16(pos + 4, 040755);  // i_mode
+  check_error(f.open(), errc::corrupted, "metabox inode is not a regular file");
+}
+
+TEST_CASE("malformed: a metabox larger than limits::max_metabox_size") {
+  fixture f("metabox-lz4");
+  open_options opt;
+  opt.lim.max_metabox_size = 1024;
+  check_error(f.open(opt), errc::limit_exceeded, "metabox larger than limits::max_metabox_size");
+}

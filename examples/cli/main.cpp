@@ -24,6 +24,9 @@ constexpr command commands[] = {
      run_extract},
     {"fsck", "IMG", "read every inode, directory, xattr and byte of data; report each problem",
      run_fsck},
+    {"serve-cachefiles", "--blobs DIR (--cache DIR [--tag T] | --restore) [--device-fd N] [-v]",
+     "serve blob files to EROFS fscache mounts (cachefiles on-demand daemon)",
+     run_serve_cachefiles},
 };
 
 void print_help(std::FILE* out) {

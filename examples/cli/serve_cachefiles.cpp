@@ -25,6 +25,8 @@
 #include <string_view>
 #include <utility>
 
+#include "commands.hpp"
+
 namespace {
 
 namespace fs = erofsfs::fscache;
@@ -209,6 +211,9 @@ void log_event(const fs::event& e, bool verbose) {
 
 }  // namespace
 
+namespace erofsfs::cli {
+
+// argv[0] is the command name.
 int run_serve_cachefiles(int argc, char** argv) {
   options o;
   if (int rc = parse_args(argc, argv, o); rc >= 0) return rc;
@@ -355,3 +360,5 @@ int run_serve_cachefiles(int argc, char** argv) {
   ::close(blob_dir);
   return rc;
 }
+
+}  // namespace erofsfs::cli

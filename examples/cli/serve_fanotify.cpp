@@ -42,13 +42,13 @@ void log_stats(const fanotify::backend& b, const char* when) {
   const fanotify::backend_stats s = b.stats();
   std::fprintf(stderr,
                "serve-fanotify: %s: metadata %llu B, fetched %llu B, events %llu "
-               "(allowed %llu, denied %llu), source errors %llu\n",
+               "(allowed %llu, denied %llu), fill errors %llu\n",
                when, static_cast<unsigned long long>(s.metadata_bytes),
                static_cast<unsigned long long>(s.bytes_fetched),
                static_cast<unsigned long long>(s.events),
                static_cast<unsigned long long>(s.allowed),
                static_cast<unsigned long long>(s.denied),
-               static_cast<unsigned long long>(s.source_errors));
+               static_cast<unsigned long long>(s.fill_errors));
 }
 
 double now_seconds() {

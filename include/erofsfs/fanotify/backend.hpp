@@ -10,8 +10,12 @@
 // source fails, so the reader sees EIO instead of zeros (and never waits forever).
 //
 // Extra devices (blobs, `mount -o device=`) each get a sparse file of their own, marked in the
-// same fanotify group. One thread drives the backend (run_once/handle_ready); stats() may be
-// read from any thread.
+// same fanotify group. One thread drives the backend (run_once/handle_ready) and answers events
+// one at a time, so a slow source delays every reader; stats() may be read from any thread.
+//
+// Unmount before destroying the backend: Linux answers the events still pending when the
+// fanotify descriptor closes with FAN_ALLOW, and once the mark is gone unfilled holes read as
+// zeros.
 #pragma once
 
 #include <fcntl.h>
@@ -72,7 +76,7 @@ struct backend_stats {
   std::uint64_t events = 0;          // pre-access events answered
   std::uint64_t allowed = 0;
   std::uint64_t denied = 0;
-  std::uint64_t source_errors = 0;   // source reads that failed (each denied an event)
+  std::uint64_t fill_errors = 0;     // failed source reads or sparse writes (each denied an event)
   std::uint64_t untracked_fills = 0; // fills not remembered because of max_intervals
 };
 
@@ -274,7 +278,7 @@ class backend {
     s.events = events_.load(std::memory_order_relaxed);
     s.allowed = allowed_.load(std::memory_order_relaxed);
     s.denied = denied_.load(std::memory_order_relaxed);
-    s.source_errors = source_errors_.load(std::memory_order_relaxed);
+    s.fill_errors = fill_errors_.load(std::memory_order_relaxed);
     s.untracked_fills = untracked_.load(std::memory_order_relaxed);
     return s;
   }
@@ -350,12 +354,18 @@ class backend {
   status respond(std::int32_t fd, std::uint32_t response) {
     std::byte msg[abi::response_size];
     encode_response(fd, response, msg);
-    while (true) {  // bounded: retried only on EINTR
+    while (true) {  // bounded: retried on EINTR, and once with a plain deny
       const ssize_t w = ::write(fan_.get(), msg, sizeof msg);
       if (w == static_cast<ssize_t>(sizeof msg)) return {};
       if (w < 0 && errno == EINTR) continue;
       // ENOENT: the event is gone already (the reader was killed); nothing left to answer.
       if (w < 0 && errno == ENOENT) return {};
+      // A kernel that refuses the errno in a deny still takes a plain deny (EPERM).
+      if (w < 0 && errno == EINVAL && response != abi::deny && (response & abi::deny)) {
+        encode_response(fd, abi::deny, msg);
+        response = abi::deny;
+        continue;
+      }
       return detail::sys_error("writing a fanotify response", w < 0 ? errno : EIO);
     }
   }
@@ -378,7 +388,7 @@ class backend {
       const std::error_code ec = fill(*d, start, end, e.fd, buf_, fetched);
       bytes_fetched_.fetch_add(fetched, std::memory_order_relaxed);
       if (ec) {
-        source_errors_.fetch_add(1, std::memory_order_relaxed);
+        fill_errors_.fetch_add(1, std::memory_order_relaxed);
         response = abi::deny_errno(EIO);
       }
     }
@@ -392,7 +402,7 @@ class backend {
   detail::unique_fd fan_;
   std::vector<std::byte> buf_;
   std::atomic<std::uint64_t> metadata_bytes_{0}, bytes_fetched_{0}, events_{0}, allowed_{0},
-      denied_{0}, source_errors_{0}, untracked_{0};
+      denied_{0}, fill_errors_{0}, untracked_{0};
 };
 
 // Mounts `image` (a sparse file the backend serves) read-only at `dir` as a file-backed EROFS

@@ -2,9 +2,10 @@
 //
 //   OPEN  -> ask the resolver for the blob (volume key, cookie key), keep it with the anon fd,
 //            reply "copen <id>,<size>" (or "copen <id>,-errno": the mount or file access fails)
-//   READ  -> copy [off, off+len) clipped to the blob size from the blob source into the anon fd
-//            through one reusable buffer, then CACHEFILES_IOC_READ_COMPLETE. Always completed,
-//            even when the source fails: the kernel then returns EIO instead of blocking.
+//   READ  -> copy [off, off+len) clipped to the blob size (last page zero-padded) from the blob
+//            source into the anon fd through one reusable buffer, then
+//            CACHEFILES_IOC_READ_COMPLETE. Always completed, even when the source fails: the
+//            kernel then returns EIO instead of blocking.
 //   CLOSE -> close the anon fd, forget the object; never answered.
 //
 // The daemon does not own a thread: handle_ready() drains pending requests (for the caller's
@@ -17,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <span>
@@ -316,14 +318,25 @@ class basic_daemon {
     written = 0;
     const std::uint64_t size = obj.data.size;
     if (off >= size) return {};
-    const std::uint64_t end = len > size - off ? size : off + len;
+    // The cache file is written with direct I/O in pages: a blob whose size is not a page
+    // multiple gets its last page completed with zeros (within the requested range), else
+    // that page could never be filled.
+    std::uint64_t padded = size;
+    if (!checked_round_up(size, page_size, padded)) padded = size;
+    const std::uint64_t end = len > padded - off ? padded : off + len;
     std::uint64_t pos = off;
-    while (pos < end) {  // bounded: advances by > 0 each pass, end <= blob size
+    while (pos < end) {  // bounded: advances by > 0 each pass, end <= padded blob size
       const std::size_t n = static_cast<std::size_t>(
           end - pos < opt_.buffer_size ? end - pos : opt_.buffer_size);
+      const std::size_t data = pos >= size ? 0
+                               : size - pos < n ? static_cast<std::size_t>(size - pos)
+                                                : n;
       std::span<std::byte> chunk(buffer_.get(), n);
-      if (auto ec = obj.data.source.read_at(pos, chunk))
-        return make_error(ec, "blob source read failed", error::unknown, pos, n);
+      if (data != 0) {
+        if (auto ec = obj.data.source.read_at(pos, chunk.first(data)))
+          return make_error(ec, "blob source read failed", error::unknown, pos, data);
+      }
+      if (data < n) std::memset(chunk.data() + data, 0, n - data);
       EROFSFS_TRY(dev_->pwrite_all(obj.fd, chunk, pos));
       pos += n;
       written += n;

@@ -94,6 +94,11 @@ mkdir -p /mnt/failover
 ( mount -t erofs none -o "$opts" /mnt/failover &&
 	/bin/check_tree /mnt/failover "/e2e/$image.list" ) >/tmp/failover.out 2>&1 &
 CPID=$!
+i=0
+while kill -0 $DPID 2>/dev/null; do	# it must die on its 4th READ
+	i=$((i + 1)); [ $i -gt 600 ] && { echo "E2E: FAIL daemon 2 never saw 4 READs"; kill $DPID; rc=1; break; }
+	usleep 100000
+done
 wait $DPID
 st=$?
 echo "E2E: daemon 2 exited with $st: $(grep 'unanswered' /tmp/d2.log)"
