@@ -120,20 +120,19 @@ class mounted_image {
     if (how == backing::loop) {
       if (!m->attach_loops(source, device_paths, err)) return nullptr;
     }
-    std::string data;
-    for (const std::string& d : device_paths) {
+    for (const std::string& d : device_paths)
       if (d.find(',') != std::string::npos) return err = "device path contains ','", nullptr;
-      data += (data.empty() ? "device=" : ",device=") + d;
-    }
-    int rc = ::mount(source.c_str(), m->root_.c_str(), "erofs", MS_RDONLY | MS_NODEV | MS_NOSUID,
+    auto do_mount = [&] {
+      std::string data;
+      for (const std::string& d : device_paths) data += (data.empty() ? "device=" : ",device=") + d;
+      return ::mount(source.c_str(), m->root_.c_str(), "erofs", MS_RDONLY | MS_NODEV | MS_NOSUID,
                      data.empty() ? nullptr : data.c_str());
+    };
+    int rc = do_mount();
     // A kernel without file-backed mounts (CONFIG_EROFS_FS_BACKED_BY_FILE) wants a block device.
     if (rc != 0 && how == backing::file && (errno == ENOTBLK || errno == EINVAL)) {
       if (!m->attach_loops(source, device_paths, err)) return nullptr;
-      data.clear();
-      for (const std::string& d : device_paths) data += (data.empty() ? "device=" : ",device=") + d;
-      rc = ::mount(source.c_str(), m->root_.c_str(), "erofs", MS_RDONLY | MS_NODEV | MS_NOSUID,
-                   data.empty() ? nullptr : data.c_str());
+      rc = do_mount();
     }
     if (rc != 0) return err = errno_text("mount", errno), nullptr;
     m->mounted_ = true;
