@@ -24,6 +24,9 @@ constexpr command commands[] = {
      run_extract},
     {"fsck", "IMG", "read every inode, directory, xattr and byte of data; report each problem",
      run_fsck},
+    {"serve-fanotify", "IMG SPARSE [--device SRC SPARSE]... [--mount DIR]",
+     "lazy-load IMG into SPARSE on fanotify pre-content events (root, Linux 6.14+)",
+     run_serve_fanotify},
 };
 
 void print_help(std::FILE* out) {

@@ -27,6 +27,8 @@
 #include <thread>
 #include <vector>
 
+#include "commands.hpp"
+
 namespace {
 
 using namespace erofsfs;
@@ -59,7 +61,10 @@ double now_seconds() {
 
 }  // namespace
 
-// argv[0] is the subcommand name; the arguments follow.
+namespace erofsfs::cli {
+
+// argv[0] is the subcommand name; the arguments follow. --device takes two values here (the
+// blob's source and its sparse file), so the shared option parser does not apply.
 int run_serve_fanotify(int argc, char** argv) {
   std::vector<std::string> src_paths, sparse_paths;
   std::string mount_dir;
@@ -209,3 +214,5 @@ int run_serve_fanotify(int argc, char** argv) {
   ::close(sigfd);
   return rc;
 }
+
+}  // namespace erofsfs::cli
