@@ -619,6 +619,21 @@ TEST_CASE("backend creation refuses a blob image given without its blob") {
   CHECK(b.error().code == errc::invalid_argument);
 }
 
+TEST_CASE("backend creation refuses two devices sharing one sparse file") {
+  auto fx = test::open_fixture("chunk-4k-blobdev");
+  REQUIRE(fx);
+  char tmpl[] = "/tmp/erofsfs-fanotify-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  const std::string sparse = std::string(tmpl) + "/same.sparse";
+  const device_spec devs[] = {{*(*fx)->primary, sparse}, {(*fx)->device_refs[0], sparse}};
+  auto b = backend::create(devs);
+  ::unlink(sparse.c_str());
+  ::rmdir(tmpl);
+  REQUIRE_FALSE(b);
+  CHECK(b.error().code == errc::invalid_argument);
+  CHECK(std::string(b.error().what) == "two devices share one sparse file");
+}
+
 TEST_CASE("kernel: the sparse file holds exactly the image's metadata after creation") {
   SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
   kernel_fixture k;

@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -95,6 +96,19 @@ int run_serve_fanotify(int argc, char** argv) {
     }
   }
   if (src_paths.empty() || sparse_paths.size() != src_paths.size()) return usage();
+
+  // The sparse files are truncated: refuse a sparse path that names one of the sources.
+  for (const std::string& sp : sparse_paths) {
+    struct stat a;
+    if (::stat(sp.c_str(), &a) != 0) continue;
+    for (const std::string& p : src_paths) {
+      struct stat b;
+      if (::stat(p.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+        std::fprintf(stderr, "serve-fanotify: %s is a source, not a sparse file\n", sp.c_str());
+        return 2;
+      }
+    }
+  }
 
   std::vector<fd_source> sources;
   sources.reserve(src_paths.size());
