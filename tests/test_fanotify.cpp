@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <spawn.h>
 #include <sys/mount.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,11 +19,14 @@
 #include <fstream>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "support/manifest.hpp"
 #include "support/sha256.hpp"
+
+extern char** environ;
 
 using namespace erofsfs;
 using namespace erofsfs::fanotify;
@@ -613,6 +619,21 @@ TEST_CASE("backend creation refuses a blob image given without its blob") {
   CHECK(b.error().code == errc::invalid_argument);
 }
 
+TEST_CASE("backend creation refuses two devices sharing one sparse file") {
+  auto fx = test::open_fixture("chunk-4k-blobdev");
+  REQUIRE(fx);
+  char tmpl[] = "/tmp/erofsfs-fanotify-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  const std::string sparse = std::string(tmpl) + "/same.sparse";
+  const device_spec devs[] = {{*(*fx)->primary, sparse}, {(*fx)->device_refs[0], sparse}};
+  auto b = backend::create(devs);
+  ::unlink(sparse.c_str());
+  ::rmdir(tmpl);
+  REQUIRE_FALSE(b);
+  CHECK(b.error().code == errc::invalid_argument);
+  CHECK(std::string(b.error().what) == "two devices share one sparse file");
+}
+
 TEST_CASE("kernel: the sparse file holds exactly the image's metadata after creation") {
   SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
   kernel_fixture k;
@@ -649,4 +670,75 @@ TEST_CASE("kernel: the sparse file holds exactly the image's metadata after crea
   CHECK(k.be().stats().metadata_bytes % k.be().fill_align() == 0);
   CHECK(k.be().stats().bytes_fetched == 0);
   CHECK(k.be().stats().events >= 1);
+}
+
+namespace {
+std::string slurp_file(const std::string& path) {
+  std::ifstream in(path);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+bool mounted_at(const std::string& dir) {
+  return slurp_file("/proc/self/mountinfo").find(" " + dir + " ") != std::string::npos;
+}
+}  // namespace
+
+TEST_CASE("kernel: erofsfs serve-fanotify mounts a blob image, serves it and unmounts on SIGTERM") {
+  if (std::string_view(EROFSFS_CLI).empty()) {
+    MESSAGE("erofsfs tool not built: serve-fanotify test skipped");
+    return;
+  }
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  const std::string dir = test::fixture_dir("chunk-4k-blobdev");
+  const std::string err_path = k.path("stderr");
+  ::mkdir(k.mnt().c_str(), 0755);
+  std::vector<std::string> args{EROFSFS_CLI,
+                                "serve-fanotify",
+                                dir + "/chunk-4k-blobdev.erofs",
+                                k.path("image.sparse"),
+                                "--device",
+                                dir + "/chunk-4k-blobdev.blob",
+                                k.path("blob.sparse"),
+                                "--mount",
+                                k.mnt()};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid;
+  const int e = posix_spawn(&pid, EROFSFS_CLI, &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  REQUIRE(e == 0);
+
+  // Wait for the tool to report the mount (or to exit); bounded at about a minute.
+  bool up = false, exited = false;
+  int status = 0;
+  for (int i = 0; i < 1200 && !up && !exited; ++i) {
+    up = slurp_file(err_path).find("mounted on") != std::string::npos;
+    if (!up) {
+      exited = ::waitpid(pid, &status, WNOHANG) == pid;
+      ::usleep(50000);
+    }
+  }
+  if (exited && slurp_file(err_path).find("not supported") != std::string::npos) {
+    MESSAGE("fanotify kernel test skipped: " << slurp_file(err_path));
+    return;
+  }
+  REQUIRE_MESSAGE(up, slurp_file(err_path));
+  for (const manifest_file& f : regular_files("chunk-4k-blobdev")) {
+    const hash_result h = hash_file(k.mnt() + f.path);
+    REQUIRE_MESSAGE(h.ok, f.path << ": " << std::strerror(h.err));
+    CHECK_MESSAGE(h.hex == f.sha256, f.path);
+  }
+  REQUIRE(::kill(pid, SIGTERM) == 0);
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  const std::string log = slurp_file(err_path);
+  CHECK_MESSAGE(log.find("exiting: metadata 32768 B, fetched 364544 B") != std::string::npos,
+                log);
+  CHECK_FALSE(mounted_at(k.mnt()));
 }

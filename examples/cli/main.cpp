@@ -27,6 +27,9 @@ constexpr command commands[] = {
     {"serve-cachefiles", "--blobs DIR (--cache DIR [--tag T] | --restore) [--device-fd N] [-v]",
      "serve blob files to EROFS fscache mounts (cachefiles on-demand daemon)",
      run_serve_cachefiles},
+    {"serve-fanotify", "IMG SPARSE [--device SRC SPARSE]... [--mount DIR]",
+     "lazy-load IMG into SPARSE on fanotify pre-content events (root, Linux 6.14+)",
+     run_serve_fanotify},
 };
 
 void print_help(std::FILE* out) {

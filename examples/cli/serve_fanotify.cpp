@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,6 +27,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "commands.hpp"
 
 namespace {
 
@@ -59,7 +62,10 @@ double now_seconds() {
 
 }  // namespace
 
-// argv[0] is the subcommand name; the arguments follow.
+namespace erofsfs::cli {
+
+// argv[0] is the subcommand name; the arguments follow. --device takes two values here (the
+// blob's source and its sparse file), so the shared option parser does not apply.
 int run_serve_fanotify(int argc, char** argv) {
   std::vector<std::string> src_paths, sparse_paths;
   std::string mount_dir;
@@ -90,6 +96,19 @@ int run_serve_fanotify(int argc, char** argv) {
     }
   }
   if (src_paths.empty() || sparse_paths.size() != src_paths.size()) return usage();
+
+  // The sparse files are truncated: refuse a sparse path that names one of the sources.
+  for (const std::string& sp : sparse_paths) {
+    struct stat a;
+    if (::stat(sp.c_str(), &a) != 0) continue;
+    for (const std::string& p : src_paths) {
+      struct stat b;
+      if (::stat(p.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+        std::fprintf(stderr, "serve-fanotify: %s is a source, not a sparse file\n", sp.c_str());
+        return 2;
+      }
+    }
+  }
 
   std::vector<fd_source> sources;
   sources.reserve(src_paths.size());
@@ -209,3 +228,5 @@ int run_serve_fanotify(int argc, char** argv) {
   ::close(sigfd);
   return rc;
 }
+
+}  // namespace erofsfs::cli

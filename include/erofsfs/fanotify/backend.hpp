@@ -179,6 +179,10 @@ class backend {
       if (::fstat(fd, &st) != 0) return detail::sys_error("fstat of the sparse file", errno);
       d.st_dev = st.st_dev;
       d.st_ino = st.st_ino;
+      for (const device_state& o : b->devs_)  // events are routed by inode: one file per device
+        if (o.st_dev == d.st_dev && o.st_ino == d.st_ino)
+          return make_error(errc::invalid_argument, "two devices share one sparse file",
+                            error::unknown, error::unknown, i);
       b->devs_.push_back(std::move(d));
     }
 
