@@ -40,6 +40,7 @@ EROFSFS_MANIFEST_CASE("dirs-compressed", "LZ4HC compressed directories")
 EROFSFS_MANIFEST_CASE("v15-lz4-legacy", "erofs-utils 1.5 LZ4 without 0-padding")
 EROFSFS_MANIFEST_CASE("v15-lz4hc-pcluster16k", "erofs-utils 1.5 LZ4HC big pclusters")
 EROFSFS_MANIFEST_CASE("v15-lz4hc-ztailpacking", "erofs-utils 1.5 LZ4HC ztailpacking")
+EROFSFS_MANIFEST_CASE("xattr-prefix-packed", "long xattr prefixes in the packed inode")
 
 TEST_CASE("known issue lz4hc-frag-ztail-mkfs-bug reads as the kernel shows it") {
   const auto diffs = erofsfs::test::check_fixture_against_manifest(

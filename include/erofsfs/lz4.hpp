@@ -26,11 +26,12 @@ namespace detail::lz4 {
 
 using u8 = unsigned char;
 
-// The fast loop runs while at least this many input / output bytes remain: enough for a
-// token, 16 literal bytes read at once and an offset (input), and for the longest overshoot
-// of a short sequence (output).
-inline constexpr std::size_t fast_in_margin = 20;
-inline constexpr std::size_t fast_out_margin = 64;
+// The fast loop runs while at least this many input / output bytes remain. Input: a token,
+// then 16 bytes read at once that hold up to 14 literals and the 2-byte offset, so a short
+// literal run never ends the block inside the fast loop. Output: a short sequence writes at
+// most 14 literals + a 32-byte match piece (or 18 + 15 bytes of pattern overshoot).
+inline constexpr std::size_t fast_in_margin = 17;
+inline constexpr std::size_t fast_out_margin = 48;
 
 inline void copy8(u8* d, const u8* s) noexcept { std::memcpy(d, s, 8); }
 inline void copy16(u8* d, const u8* s) noexcept { std::memcpy(d, s, 16); }
@@ -95,6 +96,16 @@ inline void fill_pattern(u8* d, const u8* e, std::size_t off) noexcept {
       d += step;
     } while (d < e);
   }
+}
+
+// Match copy of [d, e) from d - off with the strides above; writes up to 31 bytes past e.
+inline void wild_match(u8* d, const u8* e, std::size_t off) noexcept {
+  if (off >= 16)
+    wild_copy32(d, d - off, e);
+  else if (off >= 8)
+    copy_offset8(d, d - off, e);
+  else
+    fill_pattern(d, e, off);
 }
 
 // Adds a length extension (bytes up to and including the first one that is not 255) to len.
@@ -172,7 +183,7 @@ inline result<std::size_t> lz4_decompress(bytes_view in, mutable_bytes out,
         op += lit;
         ip += lit;
       }
-      // Here ip <= iend - 5 (so this is not the last sequence) and oend - op >= 50.
+      // Here ip <= iend - 2 (so this is not the last sequence) and oend - op >= 34.
       off = le_bytes(ip, 2);
       ip += 2;
       if (EROFSFS_UNLIKELY(off - 1 >= static_cast<std::size_t>(op - ostart)))
@@ -180,11 +191,13 @@ inline result<std::size_t> lz4_decompress(bytes_view in, mutable_bytes out,
       m = op - off;
       ml = token & 15;
       if (EROFSFS_LIKELY(ml != 15)) {
-        ml += 4;  // at most 18 bytes; 24 written, inside the 50 left
+        ml += 4;  // at most 18 bytes; up to 33 written, inside the 34 left
+        // Exactly 18 bytes in 8-byte pieces: loads that straddle recent stores stall, so they
+        // are kept narrow and never reach past the match.
         if (EROFSFS_LIKELY(off >= 8)) {
           copy8(op, m);
           copy8(op + 8, m + 8);
-          copy8(op + 16, m + 16);
+          std::memcpy(op + 16, m + 16, 2);
         } else {
           fill_pattern(op, op + ml, off);
         }
@@ -195,12 +208,7 @@ inline result<std::size_t> lz4_decompress(bytes_view in, mutable_bytes out,
         return fail("lz4: match length runs past the end of the block", ip, istart);
       ml += 4;
       if (ml > static_cast<std::size_t>(oend - op) - 32) goto exact_match;
-      if (off >= 16)
-        wild_copy32(op, m, op + ml);
-      else if (off >= 8)
-        copy_offset8(op, m, op + ml);
-      else
-        fill_pattern(op, op + ml, off);
+      wild_match(op, op + ml, off);
       op += ml;
     }
   }
@@ -221,7 +229,11 @@ exact:
       std::memcpy(op, ip, lit);
       return out.size();
     }
-    if (lit != 0) std::memcpy(op, ip, lit);
+    // Near the ends only where 16 bytes fit; libc calls would dominate small blocks.
+    if (lit <= 16 && iend - ip >= 16 && oend - op >= 16)
+      copy16(op, ip);
+    else if (lit != 0)
+      std::memcpy(op, ip, lit);
     op += lit;
     ip += lit;
     if (ip == iend) {
@@ -246,11 +258,23 @@ exact:
       ml = static_cast<std::size_t>(oend - op);
     }
     m = op - off;
-    if (off >= ml) {
+    if (off >= 8 && ml <= 16 && oend - op >= 16) {
+      copy8(op, m);
+      copy8(op + 8, m + 8);
+      op += ml;
+    } else if (off >= ml) {
       std::memcpy(op, m, ml);
       op += ml;
     } else {
-      for (u8* const e = op + ml; op != e;) *op++ = *m++;  // overlapping: byte order matters
+      // Overlapping: strides while their overshoot stays inside out, then byte by byte.
+      u8* const e = op + ml;
+      if (oend - op > 32) {
+        u8* const bulk = e < oend - 32 ? e : oend - 32;
+        if (op < bulk) wild_match(op, bulk, off);
+        op = bulk;
+        m = op - off;
+      }
+      while (op != e) *op++ = *m++;
     }
     if (partial && op == oend) return out.size();
   }

@@ -169,7 +169,7 @@ inline status z_load_compact(const image& img, const inode& ino, z_recorder& m,
         ++d1;
       }
       if (!head_seen && !(l & disk::z_li_d0_cblkcnt)) d1 += l - 1;
-      m.delta1 = d1;
+      m.delta1 = d1 & 0xFFFF;  // a u16 in Linux too (l == 0 wraps there as well)
     }
     if (lo & disk::z_li_d0_cblkcnt) {
       if (!big) return corrupted("CBLKCNT in an inode without big pclusters", ino.nid, pos, lcn);
@@ -526,9 +526,15 @@ inline status zmap_init(const image& img, inode& ino) noexcept {
   if (ino.layout == data_layout::compressed_full && (z.advise & disk::z_advise_extents)) {
     z.extent_count = load_le32(h) | (std::uint64_t{load_le16(h + 6)} << 32);
     z.extent_recsz = 4u << ((z.advise >> disk::z_advise_extrecsz_bit) & disk::z_advise_extrecsz_mask);
+    // With 16/32-byte records byte 7 belongs to the extent count; no lcluster size is used.
+    if (z.extent_recsz >= 16) z.lclusterbits = img.blkszbits();
+    if (z.lclusterbits > 31)
+      return unsupported("lcluster size above 2 GiB", ino.nid, z.header_pos, z.lclusterbits);
     z.ready = true;
     return {};
   }
+  if (z.lclusterbits > 31)
+    return unsupported("lcluster size above 2 GiB", ino.nid, z.header_pos, z.lclusterbits);
   z.algorithm_head1 = load_u8(h + 6) & 15u;
   z.algorithm_head2 = load_u8(h + 6) >> 4;
   if (z.advise & disk::z_advise_fragment_pcluster)

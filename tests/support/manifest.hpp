@@ -352,7 +352,9 @@ inline std::vector<std::string> compare_manifests(const manifest& expected, cons
   auto note = [&](const std::string& line) {
     if (out.size() < max_lines) out.push_back(line);
   };
-  for (const auto& [path, want] : expected) {
+  for (const auto& kv : expected) {
+    const std::string& path = kv.first;  // not a structured binding: clang 14 can't capture those
+    const manifest_entry& want = kv.second;
     auto it = actual.find(path);
     if (it == actual.end()) {
       note(path + ": missing");

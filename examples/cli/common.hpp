@@ -1,0 +1,573 @@
+// Shared pieces of the erofsfs tool: exit codes, error printing ("erofsfs: <cmd>: <message>"),
+// option parsing, opening an image with its devices and decoders, display escaping, and a tree
+// walk that reports problems and keeps going (fsck, extract).
+#pragma once
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include <erofsfs/erofsfs.hpp>
+#include <erofsfs/io/fd_source.hpp>
+#include <erofsfs/io/mmap_source.hpp>
+
+#if defined(EROFSFS_HAVE_LZMA) && __has_include(<erofsfs/codecs/lzma.hpp>)
+#include <erofsfs/codecs/lzma.hpp>
+#define EROFSFS_CLI_LZMA 1
+#endif
+#if defined(EROFSFS_HAVE_ZLIB) && __has_include(<erofsfs/codecs/deflate.hpp>)
+#include <erofsfs/codecs/deflate.hpp>
+#define EROFSFS_CLI_DEFLATE 1
+#endif
+#if defined(EROFSFS_HAVE_ZSTD) && __has_include(<erofsfs/codecs/zstd.hpp>)
+#include <erofsfs/codecs/zstd.hpp>
+#define EROFSFS_CLI_ZSTD 1
+#endif
+
+#include "commands.hpp"
+
+namespace erofsfs::cli {
+
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_problem = 1;  // the image (or an output) had a problem
+inline constexpr int exit_usage = 2;    // bad command line
+
+// --- messages -------------------------------------------------------------------------------
+
+// Names and values from an image may hold any byte but '/' and NUL: control bytes and
+// backslashes are written as C escapes so one entry stays one line (like `ls -b`); UTF-8 and
+// other bytes >= 0x80 pass through.
+inline std::string escape(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    switch (c) {
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\t': out += "\\t"; break;
+      case '\r': out += "\\r"; break;
+      default:
+        if (u < 0x20 || u == 0x7F) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\%03o", u);
+          out += buf;
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out;
+}
+
+// Binary-safe rendering of a value: printable ASCII as is, '"' and '\' escaped, the rest \xHH.
+inline std::string escape_value(std::string_view s) {
+  std::string out;
+  for (const char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u >= 0x20 && u < 0x7F) {
+      out += c;
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", u);
+      out += buf;
+    }
+  }
+  return out;
+}
+
+inline void report(std::string_view cmd, std::string_view message) {
+  std::fprintf(stderr, "erofsfs: %.*s: %.*s\n", static_cast<int>(cmd.size()), cmd.data(),
+               static_cast<int>(message.size()), message.data());
+}
+
+// "erofsfs: cat: /a/b: not found: no such entry (nid 36)"; `where` is a path or file name.
+inline void report(std::string_view cmd, std::string_view where, const error& e) {
+  report(cmd, escape(where) + ": " + e.message());
+}
+
+inline std::string errno_text(int e) { return std::strerror(e); }
+
+// --- formatting -----------------------------------------------------------------------------
+
+// "drwxr-xr-x", with s/S/t/T for the special bits, as ls prints it.
+inline std::string mode_string(std::uint32_t mode) {
+  std::string s(10, '-');
+  switch (file_type_from_mode(mode)) {
+    case file_type::directory: s[0] = 'd'; break;
+    case file_type::symlink: s[0] = 'l'; break;
+    case file_type::chrdev: s[0] = 'c'; break;
+    case file_type::blkdev: s[0] = 'b'; break;
+    case file_type::fifo: s[0] = 'p'; break;
+    case file_type::socket: s[0] = 's'; break;
+    case file_type::regular: break;
+    case file_type::unknown: s[0] = '?'; break;
+  }
+  static constexpr char rwx[] = "rwx";
+  for (int i = 0; i < 9; ++i)
+    if (mode & (0400u >> i)) s[1 + i] = rwx[i % 3];
+  auto special = [&](std::size_t at, std::uint32_t bit, char set_x, char set_no_x) {
+    if (mode & bit) s[at] = s[at] == 'x' ? set_x : set_no_x;
+  };
+  special(3, 04000, 's', 'S');
+  special(6, 02000, 's', 'S');
+  special(9, 01000, 't', 'T');
+  return s;
+}
+
+// "2024-11-16 21:40:09" in UTC (no locale, no time zone: output is the same everywhere).
+inline std::string utc_time(std::int64_t seconds) {
+  const std::time_t t = static_cast<std::time_t>(seconds);
+  std::tm tm{};
+  char buf[64];
+  if (static_cast<std::int64_t>(t) != seconds || !gmtime_r(&t, &tm) ||
+      std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+    return "@" + std::to_string(seconds);
+  return buf;
+}
+
+inline const char* algorithm_name(unsigned alg) {
+  switch (alg) {
+    case disk::compression_lz4: return "lz4";
+    case disk::compression_lzma: return "lzma";
+    case disk::compression_deflate: return "deflate";
+    case disk::compression_zstd: return "zstd";
+    case algorithm_interlaced: return "interlaced";
+  }
+  return "unknown";
+}
+
+// --- options --------------------------------------------------------------------------------
+
+// A command's option: a long name, an optional one-letter alias, and whether it takes a value.
+// Every command also accepts --device FILE (repeatable) and --help / -h.
+struct option_spec {
+  const char* long_name;
+  char letter = 0;
+  bool takes_value = false;
+};
+
+struct args {
+  const char* cmd = "";
+  std::vector<std::string> devices;     // --device, in device-table order
+  std::vector<std::string> positional;
+  std::vector<std::pair<std::string, std::string>> options;  // long name -> value ("" for flags)
+
+  bool has(std::string_view name) const {
+    for (const auto& o : options)
+      if (o.first == name) return true;
+    return false;
+  }
+  // The last value given for `name`, or nullptr.
+  const std::string* value(std::string_view name) const {
+    const std::string* v = nullptr;
+    for (const auto& o : options)
+      if (o.first == name) v = &o.second;
+    return v;
+  }
+};
+
+inline void print_usage(std::FILE* out, const command& c) {
+  std::fprintf(out, "usage: erofsfs %s %s\n  %s\n", c.name, c.usage, c.summary);
+  std::fprintf(out,
+               "  --device FILE  an extra device/blob, repeated in device-table order "
+               "(like mount -o device=)\n"
+               "  --help         this text\n");
+}
+
+inline int usage_error(std::string_view cmd, std::string_view message) {
+  report(cmd, message);
+  if (const command* c = find_command(cmd)) print_usage(stderr, *c);
+  return exit_usage;
+}
+
+// Parses argv[1..argc). Returns -1 to go on, otherwise the exit code the command returns right
+// away (0 after --help, exit_usage on a bad command line).
+inline int parse_args(int argc, char** argv, std::span<const option_spec> specs,
+                      std::size_t min_positional, std::size_t max_positional, args& out) {
+  out.cmd = argc > 0 ? argv[0] : "";
+  const std::string_view cmd = out.cmd;
+  bool options_done = false;
+  auto find_long = [&](std::string_view n) -> const option_spec* {
+    for (const auto& s : specs)
+      if (n == s.long_name) return &s;
+    return nullptr;
+  };
+  auto find_letter = [&](char l) -> const option_spec* {
+    for (const auto& s : specs)
+      if (s.letter == l) return &s;
+    return nullptr;
+  };
+  for (int i = 1; i < argc; ++i) {  // bounded: i only grows
+    const std::string_view a = argv[i];
+    if (options_done || a.size() < 2 || a[0] != '-') {
+      out.positional.emplace_back(a);
+      continue;
+    }
+    if (a == "--") {
+      options_done = true;
+      continue;
+    }
+    if (a == "--help" || a == "-h") {
+      if (const command* c = find_command(cmd)) print_usage(stdout, *c);
+      return exit_ok;
+    }
+    if (a.substr(0, 2) == "--") {
+      std::string_view name = a.substr(2), value;
+      const std::size_t eq = name.find('=');
+      const bool inline_value = eq != std::string_view::npos;
+      if (inline_value) {
+        value = name.substr(eq + 1);
+        name = name.substr(0, eq);
+      }
+      const bool is_device = name == "device";
+      const option_spec* s = is_device ? nullptr : find_long(name);
+      if (!is_device && !s) return usage_error(cmd, "unknown option --" + std::string(name));
+      if (is_device || s->takes_value) {
+        if (!inline_value) {
+          if (i + 1 >= argc)
+            return usage_error(cmd, "option --" + std::string(name) + " needs a value");
+          value = argv[++i];
+        }
+        if (is_device)
+          out.devices.emplace_back(value);
+        else
+          out.options.emplace_back(s->long_name, value);
+      } else {
+        if (inline_value)
+          return usage_error(cmd, "option --" + std::string(name) + " takes no value");
+        out.options.emplace_back(s->long_name, "");
+      }
+      continue;
+    }
+    // A cluster of one-letter options, "-lR"; a value-taking letter ends it ("-dDIR", "-d DIR").
+    for (std::size_t k = 1; k < a.size(); ++k) {  // bounded by the argument's length
+      const option_spec* s = find_letter(a[k]);
+      if (!s) return usage_error(cmd, std::string("unknown option -") + a[k]);
+      if (!s->takes_value) {
+        out.options.emplace_back(s->long_name, "");
+        continue;
+      }
+      if (k + 1 < a.size()) {
+        out.options.emplace_back(s->long_name, std::string(a.substr(k + 1)));
+      } else {
+        if (i + 1 >= argc) return usage_error(cmd, std::string("option -") + a[k] + " needs a value");
+        out.options.emplace_back(s->long_name, argv[++i]);
+      }
+      break;
+    }
+  }
+  if (out.positional.size() < min_positional) return usage_error(cmd, "missing arguments");
+  if (out.positional.size() > max_positional) return usage_error(cmd, "too many arguments");
+  return -1;
+}
+
+// --- opening --------------------------------------------------------------------------------
+
+// One image or device file. Regular files are mapped (metadata is then parsed in place);
+// block devices (st_size 0) are read with pread, sized with BLKGETSIZE64.
+class file_source {
+ public:
+  file_source() = default;
+  file_source(const file_source&) = delete;
+  file_source& operator=(const file_source&) = delete;
+  ~file_source() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+
+  // Empty string on success, else what failed.
+  std::string open(const char* path) {
+    int fd;
+    do fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    while (fd < 0 && errno == EINTR);
+    if (fd < 0) return errno_text(errno);
+    struct stat st;
+    if (::fstat(fd, &st) != 0) {
+      const int e = errno;
+      ::close(fd);
+      return errno_text(e);
+    }
+    if (S_ISDIR(st.st_mode)) {
+      ::close(fd);
+      return "is a directory";
+    }
+    if (S_ISBLK(st.st_mode)) {
+      std::uint64_t size = 0;
+      if (::ioctl(fd, BLKGETSIZE64, &size) != 0) {
+        const int e = errno;
+        ::close(fd);
+        return errno_text(e);
+      }
+      fd_ = fd;
+      fd_src_ = fd_source(fd, size);
+      ref_ = source_ref(fd_src_);
+      return {};
+    }
+    ::close(fd);
+    auto m = mmap_source::open(path);
+    if (!m) return m.error().message();
+    map_ = std::move(*m);
+    ref_ = source_ref(map_);
+    return {};
+  }
+  source_ref ref() const noexcept { return ref_; }
+
+ private:
+  int fd_ = -1;
+  fd_source fd_src_;
+  mmap_source map_;
+  source_ref ref_;
+};
+
+// The decoders the tool was built with: the library's built-in set (LZ4) plus the optional
+// library-backed adapters.
+class decoders {
+ public:
+  decoders() : table_(builtin_decompressors()) {
+#ifdef EROFSFS_CLI_LZMA
+    table_.set(disk::compression_lzma, lzma_);
+#endif
+#ifdef EROFSFS_CLI_DEFLATE
+    table_.set(disk::compression_deflate, deflate_);
+#endif
+#ifdef EROFSFS_CLI_ZSTD
+    table_.set(disk::compression_zstd, zstd_);
+#endif
+  }
+  decoders(const decoders&) = delete;
+  decoders& operator=(const decoders&) = delete;
+  const decompressor_table& table() const noexcept { return table_; }
+
+ private:
+#ifdef EROFSFS_CLI_LZMA
+  codecs::microlzma_decompressor lzma_;
+#endif
+#ifdef EROFSFS_CLI_DEFLATE
+  codecs::deflate_decompressor deflate_;
+#endif
+#ifdef EROFSFS_CLI_ZSTD
+  codecs::zstd_decompressor zstd_;
+#endif
+  decompressor_table table_;
+};
+
+// An open image with everything it borrows. Not movable: the image points at the members.
+struct opened_image {
+  std::string path;
+  std::vector<std::string> device_paths;
+  file_source primary;
+  std::vector<std::unique_ptr<file_source>> devices;
+  std::vector<source_ref> device_refs;
+  decoders codecs;
+  image img;
+
+  opened_image() = default;
+  opened_image(const opened_image&) = delete;
+  opened_image& operator=(const opened_image&) = delete;
+};
+
+// Opens `path` with the --device files of `a`; prints the error and returns nullptr on failure.
+inline std::unique_ptr<opened_image> open_image(const args& a, const std::string& path) {
+  auto o = std::make_unique<opened_image>();
+  o->path = path;
+  o->device_paths = a.devices;
+  if (std::string e = o->primary.open(path.c_str()); !e.empty()) {
+    report(a.cmd, path + ": " + e);
+    return nullptr;
+  }
+  for (const std::string& d : a.devices) {
+    o->devices.push_back(std::make_unique<file_source>());
+    if (std::string e = o->devices.back()->open(d.c_str()); !e.empty()) {
+      report(a.cmd, d + ": " + e);
+      return nullptr;
+    }
+    o->device_refs.push_back(o->devices.back()->ref());
+  }
+  open_options opts;
+  opts.devices = o->device_refs;
+  opts.decompressors = &o->codecs.table();
+  auto img = image::open(o->primary.ref(), opts);
+  if (!img) {
+    report(a.cmd, path, img.error());
+    return nullptr;
+  }
+  o->img = std::move(*img);
+  if (a.devices.empty() && o->img.sb().extra_devices > 0)
+    report(a.cmd, path + ": the image has " + std::to_string(o->img.sb().extra_devices) +
+                      " extra device(s); data on them needs --device FILE");
+  return o;
+}
+
+// --- extents --------------------------------------------------------------------------------
+
+// A file's extents in order, without gaps: extent_iterator's merged list, with any range it
+// skips filled in from map_extent(). extent_iterator (extents.hpp as of 24a8f74) drops the
+// extent it holds back after a merge attempt (the last one of every file with two or more,
+// and every second one in between); the fill-in keeps map/fsck correct until that is fixed
+// and is never used afterwards.
+class extent_list {
+ public:
+  extent_list(const image& img, const inode& ino) : img_(&img), ino_(ino), it_(img, ino) {}
+
+  // Next extent into `out`; false once [0, size) is covered.
+  result<bool> next(extent& out) {
+    if (!ino_.has_data() || covered_ >= ino_.size) return false;
+    if (!have_ && !done_) {
+      EROFSFS_TRY_ASSIGN(const bool more, it_.next(ahead_));
+      have_ = more;
+      done_ = !more;
+    }
+    if (have_ && ahead_.logical == covered_ && ahead_.length > 0) {
+      have_ = false;
+      out = ahead_;
+    } else {
+      if (have_ && ahead_.logical < covered_)
+        return make_error(errc::internal, "extent iterator went backwards", ino_.nid,
+                          ahead_.logical, covered_);
+      EROFSFS_TRY_ASSIGN(out, map_extent(*img_, ino_, covered_));
+      if (out.logical != covered_ || out.length == 0 || out.end() < out.logical)
+        return make_error(errc::internal, "mapper returned an extent not starting at the offset",
+                          ino_.nid, covered_);
+      if (have_ && out.end() > ahead_.logical)
+        return make_error(errc::internal, "extents overlap", ino_.nid, out.logical,
+                          ahead_.logical);
+    }
+    covered_ = out.end();  // bounded: strictly increasing, and next() stops at ino_.size
+    return true;
+  }
+
+ private:
+  const image* img_;
+  inode ino_;
+  extent_iterator it_;
+  extent ahead_{};
+  std::uint64_t covered_ = 0;
+  bool have_ = false;
+  bool done_ = false;
+};
+
+// --- tree walk ------------------------------------------------------------------------------
+
+// Entry names an extractor may create: what Linux itself would accept as one path component.
+inline bool safe_name(std::string_view name) {
+  return !name.empty() && name != "." && name != ".." &&
+         name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos;
+}
+
+struct tree_node {
+  std::string_view path;  // "/" for the image root, else "/a/b"
+  std::string_view name;  // "" for the start inode
+  const inode& ino;
+  unsigned depth;         // 0 for the start inode
+};
+
+// Visits `start` (path `start_path`) and everything below it, parents before children, without
+// recursion. Unlike erofsfs::walk it does not stop at the first problem: a bad entry, inode or
+// directory block is passed to problem(path, error) and the walk goes on with the next entry
+// (or the next directory). "." and ".." are checked (they must be directory entries, "." must
+// point at its directory) and not visited.
+//   enter(const tree_node&) -> bool: for directories, whether to descend;
+//   leave(const tree_node&): after the last child of a directory that was descended into.
+// Returns false if the walk had to stop early (inode limit).
+template <class Enter, class Leave, class Problem>
+bool walk_tree(const image& img, read_context& ctx, const inode& start, std::string_view start_path,
+               Enter&& enter, Leave&& leave, Problem&& problem) {
+  struct frame {
+    dir_reader reader;
+    std::size_t path_len;  // of this directory's path in `path`
+    unsigned depth;
+  };
+  // The image root is "/", every other path is "<parent>/<name>"; `path` holds the current
+  // entry's path without a trailing '/', so the root is kept as "" and shown as "/".
+  std::string path(start_path == "/" ? std::string_view() : start_path);
+  auto shown = [&]() -> std::string_view { return path.empty() ? std::string_view("/") : path; };
+  std::string_view start_name = start_path;
+  if (const auto slash = start_name.rfind('/'); slash != std::string_view::npos)
+    start_name = start_name.substr(slash + 1);
+  if (!enter(tree_node{shown(), start_name == "/" ? "" : start_name, start, 0}) || !start.is_dir())
+    return true;
+  std::unordered_set<std::uint64_t> seen_dirs{start.nid};
+  std::uint64_t visited = 1;
+  std::vector<frame> stack;
+  stack.push_back(frame{dir_reader(img, start, ctx), path.size(), 0});
+  while (!stack.empty()) {  // bounded: each directory is entered once (seen_dirs), inodes capped
+    frame& top = stack.back();
+    dir_entry e;
+    auto more = top.reader.next(e);
+    path.resize(top.path_len);
+    if (!more || !*more) {
+      if (!more) problem(shown(), more.error());
+      const inode dir = top.reader.dir();
+      const unsigned depth = top.depth;
+      stack.pop_back();
+      leave(tree_node{shown(), {}, dir, depth});
+      continue;
+    }
+    const std::uint64_t dir_nid = top.reader.dir().nid;
+    if (e.name == "." || e.name == "..") {
+      if (e.type != file_type::directory)
+        problem(shown(), corrupted(e.name == "." ? "'.' entry is not a directory entry"
+                                                 : "'..' entry is not a directory entry",
+                                   e.nid));
+      else if (e.name == "." && e.nid != dir_nid)
+        problem(shown(), corrupted("'.' entry does not point at its directory", dir_nid,
+                                   error::unknown, e.nid));
+      continue;
+    }
+    path += '/';
+    path += e.name;
+    if (++visited > img.lim().max_walk_inodes) {
+      problem(shown(), make_error(errc::limit_exceeded, "more inodes than limits::max_walk_inodes"));
+      return false;
+    }
+    auto child = read_inode(img, e.nid);
+    if (!child) {
+      problem(shown(), child.error());
+      continue;
+    }
+    if (e.type != file_type::unknown && e.type != child->type()) {
+      problem(shown(), corrupted("dirent file type differs from the inode's", e.nid, child->pos,
+                                 static_cast<std::uint64_t>(e.type)));
+      continue;
+    }
+    const unsigned depth = top.depth + 1;
+    if (child->is_dir()) {
+      if (seen_dirs.count(child->nid)) {
+        problem(shown(), corrupted("directory reached twice (loop or hard-linked directory)",
+                                   child->nid, child->pos));
+        continue;
+      }
+      if (depth > img.lim().max_depth) {
+        problem(shown(), make_error(errc::limit_exceeded, "directory deeper than limits::max_depth",
+                                    child->nid));
+        continue;
+      }
+    }
+    const std::string_view name = std::string_view(path).substr(top.path_len + 1);
+    if (!enter(tree_node{shown(), name, *child, depth}) || !child->is_dir()) continue;
+    seen_dirs.insert(child->nid);
+    stack.push_back(frame{dir_reader(img, *child, ctx), path.size(), depth});  // invalidates top
+  }
+  return true;
+}
+
+}  // namespace erofsfs::cli
