@@ -11,6 +11,15 @@
 #include <vector>
 
 #include <erofsfs/erofsfs.hpp>
+#if EROFSFS_HAVE_LZMA
+#include <erofsfs/codecs/lzma.hpp>
+#endif
+#if EROFSFS_HAVE_ZLIB
+#include <erofsfs/codecs/deflate.hpp>
+#endif
+#if EROFSFS_HAVE_ZSTD
+#include <erofsfs/codecs/zstd.hpp>
+#endif
 
 namespace {
 
@@ -82,9 +91,26 @@ void exercise_dir(const image& img, const inode& dir, read_context& ctx) {
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   memory_source src(data, size);
-  // The built-in LZ4 decoder; other algorithms fail as errc::unsupported.
-  static constexpr lz4_decompressor lz4{};
-  static const decompressor_table table = decompressor_table{}.set(disk::compression_lz4, lz4);
+  // The built-in LZ4 decoder plus every codec adapter whose library the build found; other
+  // algorithms fail as errc::unsupported.
+  static const decompressor_table table = [] {
+    static constexpr lz4_decompressor lz4{};
+    decompressor_table t;
+    t.set(disk::compression_lz4, lz4);
+#if EROFSFS_HAVE_LZMA
+    static constexpr codecs::microlzma_decompressor lzma{};
+    t.set(disk::compression_lzma, lzma);
+#endif
+#if EROFSFS_HAVE_ZLIB
+    static constexpr codecs::deflate_decompressor deflate{};
+    t.set(disk::compression_deflate, deflate);
+#endif
+#if EROFSFS_HAVE_ZSTD
+    static constexpr codecs::zstd_decompressor zstd{};
+    t.set(disk::compression_zstd, zstd);
+#endif
+    return t;
+  }();
   open_options opt;
   opt.decompressors = &table;
   // Without separate blobs, device data is read from the primary at unified addresses: this
