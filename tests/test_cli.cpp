@@ -182,7 +182,9 @@ std::string utc(long long t) {
 // mtime, symlink target, device number, content hash, xattrs and hard-link identity.
 void check_extracted(const fs::path& root, const manifest& m) {
   std::map<std::uint64_t, ino_t> inode_of;  // manifest ino -> extracted st_ino
-  for (const auto& [path, e] : m) {
+  for (const auto& kv : m) {
+    const std::string& path = kv.first;  // not a structured binding: CAPTURE needs a variable
+    const manifest_entry& e = kv.second;
     const std::string host = (root / path.substr(1)).string();
     CAPTURE(path);
     struct stat st;

@@ -37,7 +37,7 @@ void print_help(std::FILE* out) {
                "usage: erofsfs COMMAND [--device FILE]... ARGS\n"
                "Reads EROFS images. Exit status: 0 ok, 1 a problem, 2 bad usage.\n\n"
                "commands:\n");
-  for (const command& c : commands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  for (const command& c : commands) std::fprintf(out, "  %-17s %s\n", c.name, c.summary);
   std::fprintf(out, "\n`erofsfs COMMAND --help` shows a command's arguments.\n");
 }
 }  // namespace
