@@ -4,6 +4,7 @@
 #include <string>
 
 #include "support/image_builder.hpp"
+#include "support/manifest.hpp"
 
 using namespace erofsfs;
 using test::tiny_image;
@@ -161,4 +162,25 @@ TEST_CASE("metadata ranges list the superblock block, inodes and inline director
   auto merged = metadata_ranges(*img, ctx);
   REQUIRE(merged);
   CHECK(merged->size() == 2);  // block 0, and the inode block
+}
+
+TEST_CASE("the extent iterator returns every extent of a file with a mapped part and an inline tail") {
+  auto f = erofsfs::test::open_fixture("plain-4k");
+  REQUIRE(f);
+  const image& img = (*f)->img;
+  read_context ctx;
+  auto ino = resolve_path(img, "/data/mixed-36k", ctx);
+  REQUIRE(ino);
+  extent_iterator it(img, *ino);
+  extent e;
+  std::uint64_t covered = 0;
+  unsigned count = 0;
+  while (*it.next(e)) {
+    CHECK(e.logical == covered);
+    covered = e.end();
+    ++count;
+  }
+  CHECK(covered == ino->size);
+  CHECK(count >= 2);
+  CHECK(e.kind == extent_kind::inline_data);
 }

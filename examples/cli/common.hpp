@@ -431,54 +431,6 @@ inline std::unique_ptr<opened_image> open_image(const args& a, const std::string
   return o;
 }
 
-// --- extents --------------------------------------------------------------------------------
-
-// A file's extents in order, without gaps: extent_iterator's merged list, with any range it
-// skips filled in from map_extent(). extent_iterator (extents.hpp as of 24a8f74) drops the
-// extent it holds back after a merge attempt (the last one of every file with two or more,
-// and every second one in between); the fill-in keeps map/fsck correct until that is fixed
-// and is never used afterwards.
-class extent_list {
- public:
-  extent_list(const image& img, const inode& ino) : img_(&img), ino_(ino), it_(img, ino) {}
-
-  // Next extent into `out`; false once [0, size) is covered.
-  result<bool> next(extent& out) {
-    if (!ino_.has_data() || covered_ >= ino_.size) return false;
-    if (!have_ && !done_) {
-      EROFSFS_TRY_ASSIGN(const bool more, it_.next(ahead_));
-      have_ = more;
-      done_ = !more;
-    }
-    if (have_ && ahead_.logical == covered_ && ahead_.length > 0) {
-      have_ = false;
-      out = ahead_;
-    } else {
-      if (have_ && ahead_.logical < covered_)
-        return make_error(errc::internal, "extent iterator went backwards", ino_.nid,
-                          ahead_.logical, covered_);
-      EROFSFS_TRY_ASSIGN(out, map_extent(*img_, ino_, covered_));
-      if (out.logical != covered_ || out.length == 0 || out.end() < out.logical)
-        return make_error(errc::internal, "mapper returned an extent not starting at the offset",
-                          ino_.nid, covered_);
-      if (have_ && out.end() > ahead_.logical)
-        return make_error(errc::internal, "extents overlap", ino_.nid, out.logical,
-                          ahead_.logical);
-    }
-    covered_ = out.end();  // bounded: strictly increasing, and next() stops at ino_.size
-    return true;
-  }
-
- private:
-  const image* img_;
-  inode ino_;
-  extent_iterator it_;
-  extent ahead_{};
-  std::uint64_t covered_ = 0;
-  bool have_ = false;
-  bool done_ = false;
-};
-
 // --- tree walk ------------------------------------------------------------------------------
 
 // Entry names an extractor may create: what Linux itself would accept as one path component.

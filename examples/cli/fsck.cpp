@@ -33,7 +33,7 @@ int run_fsck(int argc, char** argv) {
       bytes += *n;
     }
     // The extent listing is what lazy-loading daemons rely on: it must cover the file too.
-    extent_list it(img, ino);
+    extent_iterator it(img, ino);
     extent e;
     std::uint64_t covered = 0;
     while (true) {  // bounded: the iterator advances through the file and stops at its end

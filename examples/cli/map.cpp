@@ -42,7 +42,7 @@ int run_map(int argc, char** argv) {
   }
   std::printf("%12s %12s %-8s %6s %14s %12s %-10s %s\n", "logical", "length", "kind", "device",
               "physical", "phys_length", "algorithm", "flags");
-  extent_list it(o->img, *ino);
+  extent_iterator it(o->img, *ino);
   extent e;
   while (true) {  // bounded: the iterator advances through the file and stops at its end
     auto more = it.next(e);

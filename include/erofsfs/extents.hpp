@@ -19,8 +19,15 @@ class extent_iterator {
 
   // Next extent into `out`; false once the whole file was covered.
   result<bool> next(extent& out) noexcept {
-    if (!ino_.has_data() || pos_ >= ino_.size) return false;
-    EROFSFS_TRY_ASSIGN(extent cur, fetch(pos_));
+    extent cur;
+    if (has_pending_) {  // the neighbour that ended the previous merge starts this extent
+      cur = pending_;
+      has_pending_ = false;
+    } else {
+      if (!ino_.has_data() || pos_ >= ino_.size) return false;
+      EROFSFS_TRY_ASSIGN(const extent first, fetch(pos_));
+      cur = first;
+    }
     // Bounded: every fetch advances pos_ by at least one byte (fetch checks coverage).
     while (pos_ < ino_.size) {
       EROFSFS_TRY_ASSIGN(const extent nxt, fetch(pos_));
@@ -38,11 +45,6 @@ class extent_iterator {
 
  private:
   result<extent> fetch(std::uint64_t at) noexcept {
-    if (has_pending_ && pending_.logical == at) {
-      has_pending_ = false;
-      pos_ = pending_.end();
-      return pending_;
-    }
     EROFSFS_TRY_ASSIGN(const extent e, map_extent(*img_, ino_, at));
     if (e.logical != at || e.length == 0 || e.end() < e.logical) {
       // Compressed indexes can claim an extent end that the next lookup contradicts.
