@@ -19,7 +19,7 @@ CXX=clang++-14 cmake -S . -B build/clang-asan -DCMAKE_BUILD_TYPE=Debug -DEROFSFS
 cmake --build build/clang-asan -j"$jobs"
 (cd build/clang-asan && ctest --output-on-failure -j"$jobs")
 
-echo "== libFuzzer, ${FUZZ_SECONDS:-45}s per target"
-FUZZ_SECONDS=${FUZZ_SECONDS:-45} scripts/fuzz.sh
+echo "== libFuzzer, ${FUZZ_SECONDS:-40}s per target"
+FUZZ_SECONDS=${FUZZ_SECONDS:-40} scripts/fuzz.sh
 
 echo "== all tests passed"
