@@ -26,7 +26,7 @@ cmake --build build/clang-asan -j"$jobs"
 # The qemu e2e test exercises the kernel, not the sanitizers: it runs once, in the g++ pass.
 (cd build/clang-asan && ctest --output-on-failure -j"$jobs" -LE e2e)
 
-echo "== libFuzzer, ${FUZZ_SECONDS:-45}s per target"
-FUZZ_SECONDS=${FUZZ_SECONDS:-45} scripts/fuzz.sh
+echo "== libFuzzer, ${FUZZ_SECONDS:-40}s per target"
+FUZZ_SECONDS=${FUZZ_SECONDS:-40} scripts/fuzz.sh
 
 echo "== all tests passed"
