@@ -25,7 +25,8 @@ CXX=${CXX:-g++}
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-600}
 CACHE_MB=${CACHE_MB:-64}
 ACCEL=${ACCEL:-tcg}
-WORK=${WORK:-$(mktemp -d /tmp/erofsfs-e2e-cachefiles.XXXXXX)}
+own_work=0
+[ -z "${WORK:-}" ] && { WORK=$(mktemp -d /tmp/erofsfs-e2e-cachefiles.XXXXXX); own_work=1; }
 log() { echo "== $*" >&2; }
 
 for tool in qemu-system-x86_64 cpio python3 "$CXX"; do
@@ -117,4 +118,8 @@ timeout "$QEMU_TIMEOUT" qemu-system-x86_64 "${accel[@]}" -m 512 -smp 1 -nographi
 	</dev/null 2>&1 | tr -d '\r' | tee "$WORK/guest.log" |
 	grep -a -E 'E2E|check_tree|MISSING|DATA|TYPE|LINK|EXTRA|erofs|CacheFiles|cachefiles|serve-cachefiles|Kernel panic|---' || true
 log "qemu ($ACCEL): $(( $(date +%s) - t0 ))s, guest log $WORK/guest.log"
-grep -aq 'E2E-RESULT: PASS' "$WORK/guest.log"
+if grep -aq 'E2E-RESULT: PASS' "$WORK/guest.log"; then
+	[ $own_work = 1 ] && rm -rf "$WORK"	# kept on failure for the guest log
+	exit 0
+fi
+exit 1
