@@ -242,6 +242,9 @@ class backend {
   result<std::size_t> handle_ready() {
     alignas(8) std::byte buf[16384];
     std::size_t handled = 0;
+    // A failed answer is reported after the rest of the buffer is answered: stopping at it would
+    // leave the later readers waiting and their descriptors open.
+    status first_failure;
     for (unsigned n = 0; n < opt_.max_reads_per_call; ++n) {
       const ssize_t got = ::read(fan_.get(), buf, sizeof buf);
       if (got < 0) {
@@ -256,10 +259,12 @@ class backend {
         auto more = rd.next(e);
         if (!more) return more.error();
         if (!*more) break;
-        EROFSFS_TRY(answer(e));
+        status st = answer(e);
+        if (!st && first_failure) first_failure = st;
         ++handled;
       }
     }
+    if (!first_failure) return first_failure.error();
     return handled;
   }
 
