@@ -112,3 +112,25 @@ TEST_CASE("directory order compares unsigned bytes and puts prefixes first") {
   CHECK(dirent_name_compare("\xff", "a") > 0);
   CHECK(dirent_name_compare("-x", ".") < 0);
 }
+
+TEST_CASE("parse_first returns a block's first entry without reading the rest") {
+  std::size_t used;
+  raw_image b = block_of(sample, used);
+  // Break the order of later names: a full parse refuses the block, the first entry is fine.
+  std::swap(b.bytes[used - 1], b.bytes[used - 3]);
+  CHECK_FALSE(dir_block::parse(std::span(b.bytes).first(used), 1, 0));
+  auto first = dir_block::parse_first(std::span(b.bytes).first(used), 1, 0);
+  REQUIRE(first);
+  CHECK(first->name == ".");
+  CHECK(first->nid == 1);
+}
+
+TEST_CASE("parse_first applies the first-entry checks of a full parse") {
+  std::size_t used;
+  raw_image b = block_of(sample, used);
+  b.bytes[8] = std::byte{13};  // first nameoff not a multiple of 12
+  auto first = dir_block::parse_first(std::span(b.bytes).first(used), 1, 0);
+  REQUIRE_FALSE(first);
+  CHECK(first.error().code == errc::corrupted);
+  CHECK(std::string(first.error().what) == "invalid first dirent nameoff");
+}

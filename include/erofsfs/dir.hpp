@@ -31,6 +31,16 @@ inline result<dir_block> load_dir_block(const image& img, const inode& dir, std:
                      read_view(img, dir, off, img.block_size(), scratch, ctx));
   return dir_block::parse(bytes, dir.nid, off);
 }
+
+// The first entry of directory block `b`, validated as parse() would validate it.
+inline result<dirent_info> load_dir_block_first(const image& img, const inode& dir,
+                                                std::uint64_t b, std::vector<std::byte>& scratch,
+                                                read_context& ctx) {
+  const std::uint64_t off = b << img.blkszbits();
+  EROFSFS_TRY_ASSIGN(const bytes_view bytes,
+                     read_view(img, dir, off, img.block_size(), scratch, ctx));
+  return dir_block::parse_first(bytes, dir.nid, off);
+}
 }  // namespace detail
 
 // Pull-style iteration over every stored entry, "." and ".." included, in on-disk (sorted)
@@ -97,8 +107,8 @@ inline result<dir_entry> lookup(const image& img, const inode& dir, std::string_
   std::uint64_t candidate = nblocks;
   while (lo < hi) {  // bounded: the interval halves
     const std::uint64_t mid = lo + (hi - lo) / 2;
-    EROFSFS_TRY_ASSIGN(const dir_block blk, detail::load_dir_block(img, dir, mid, scratch, ctx));
-    const dirent_info first = blk.entry(0);
+    EROFSFS_TRY_ASSIGN(const dirent_info first,
+                       detail::load_dir_block_first(img, dir, mid, scratch, ctx));
     const int c = dirent_name_compare(name, first.name);
     if (c == 0) return dir_entry{name, first.nid, first.type};
     if (c < 0) {
