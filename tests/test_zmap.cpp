@@ -323,6 +323,23 @@ TEST_CASE("zmap: reading the middle of a file decodes only the pclusters it need
   CHECK(calls == 9);  // 9 encoded extents; the plain tail needs no decoder
 }
 
+TEST_CASE("zmap: a read context without the decoded-extent cache decodes on every read") {
+  std::atomic<int> calls{0};
+  const counting_lz4 dec{&calls};
+  const decompressor_table table = decompressor_table{}.set(disk::compression_lz4, dec);
+  auto f = open_fx("lz4", &table);
+  const inode ino = lookup(f->img, "/data/text-96k");
+  read_context ctx;
+  ctx.keep_decoded = false;
+  std::vector<std::byte> first(100), again(100);
+  REQUIRE(read(f->img, ino, 50000, first, ctx).has_value());
+  REQUIRE(read(f->img, ino, 50000, again, ctx).has_value());
+  CHECK(calls == 2);
+  CHECK(first == again);
+  ctx.release();
+  CHECK(ctx.decoded.capacity() == 0);
+}
+
 TEST_CASE("zmap: the known-issue image reads the way the kernel shows it") {
   // mkfs wrote the packed inode's tiny inline tail raw but flagged it interlaced; Linux then
   // takes the first part from elsewhere in the metadata page, which is zeros for these files.

@@ -27,8 +27,18 @@ class read_context {
     std::uint64_t physical = ~std::uint64_t{0};  // where the pcluster was read from
   } decoded_for;
 
+  // false: never serve a read from the previous decode (memory-tight callers that read each
+  // extent once, or sources whose bytes change); every compressed read decodes afresh.
+  bool keep_decoded = true;
+
   // Forget cached decoded data (e.g. after the underlying source changed).
   void invalidate() noexcept { decoded_for = {}; }
+  // Forget it and give the buffers' memory back.
+  void release() noexcept {
+    invalidate();
+    encoded = std::vector<std::byte>();
+    decoded = std::vector<std::byte>();
+  }
 };
 
 }  // namespace erofsfs

@@ -133,7 +133,7 @@ inline status read_encoded(const image& img, const inode& ino, const extent& ext
     return make_error(errc::internal, "read outside the encoded extent", ino.nid, error::unknown,
                       pos);
   const auto& key = ctx.decoded_for;
-  if (key.image != &img || key.nid != ino.nid || key.logical != ext.logical ||
+  if (!ctx.keep_decoded || key.image != &img || key.nid != ino.nid || key.logical != ext.logical ||
       key.physical != ext.physical || key.length < ext.length || ctx.decoded.size() < ext.length)
     EROFSFS_TRY(decode_extent(img, ino, ext, ctx));
   if (!out.empty())
