@@ -33,19 +33,16 @@
 #include <erofsfs/erofsfs.hpp>
 #include <erofsfs/io/mmap_source.hpp>
 
+#include "bench_support.hpp"
+
 namespace fs = std::filesystem;
 using namespace erofsfs;
+using bench::open_image;
+using bench::run;
 
 namespace {
 
 const fs::path work = "/tmp/erofsfs-bench";
-
-void run(const std::string& cmd) {
-  if (std::system(cmd.c_str()) != 0) {
-    std::fprintf(stderr, "bench: command failed: %s\n", cmd.c_str());
-    std::exit(1);
-  }
-}
 
 // One image: built on first use, opened with erofsfs, and mounted when we are root.
 struct bench_image {
@@ -61,18 +58,7 @@ struct bench_image {
     mnt = work / ("mnt-" + name);
     if (!fs::exists(file))
       run("mkfs.erofs --quiet " + mkfs_opts + " " + file.string() + " " + tree.string());
-    auto s = mmap_source::open(file.c_str());
-    if (!s) {
-      std::fprintf(stderr, "bench: %s\n", s.error().message().c_str());
-      std::exit(1);
-    }
-    src = std::make_unique<mmap_source>(std::move(*s));
-    auto i = image::open(*src);
-    if (!i) {
-      std::fprintf(stderr, "bench: %s\n", i.error().message().c_str());
-      std::exit(1);
-    }
-    img = std::move(*i);
+    open_image(file, src, img);
     if (geteuid() == 0) {
       fs::create_directories(mnt);
       (void)umount2(mnt.c_str(), MNT_DETACH);

@@ -26,8 +26,12 @@
 #include <erofsfs/erofsfs.hpp>
 #include <erofsfs/io/mmap_source.hpp>
 
+#include "bench_support.hpp"
+
 namespace fs = std::filesystem;
 using namespace erofsfs;
+using bench::open_image;
+using bench::run;
 
 namespace {
 
@@ -39,13 +43,6 @@ fs::path out_base() {
   const char* env = std::getenv("EROFSFS_BENCH_OUT");
   if (env && *env) return env;
   return fs::is_directory("/dev/shm") ? fs::path("/dev/shm/erofsfs-bench") : work;
-}
-
-void run(const std::string& cmd) {
-  if (std::system(cmd.c_str()) != 0) {
-    std::fprintf(stderr, "bench: command failed: %s\n", cmd.c_str());
-    std::exit(1);
-  }
 }
 
 struct lz4_image {
@@ -67,18 +64,7 @@ struct lz4_image {
       run("mkfs.erofs --quiet -T0 -zlz4 " + file.string() + ".tmp " + tree.string());
       fs::rename(file.string() + ".tmp", file);
     }
-    auto s = mmap_source::open(file.c_str());
-    if (!s) {
-      std::fprintf(stderr, "bench: %s\n", s.error().message().c_str());
-      std::exit(1);
-    }
-    src = std::make_unique<mmap_source>(std::move(*s));
-    auto i = image::open(*src);
-    if (!i) {
-      std::fprintf(stderr, "bench: %s\n", i.error().message().c_str());
-      std::exit(1);
-    }
-    img = std::move(*i);
+    open_image(file, src, img);
   }
 };
 

@@ -22,24 +22,22 @@ struct dir_entry {
 };
 
 namespace detail {
-// Reads and validates directory block `b` of `dir` into a view backed by `scratch` (or in
-// place for uncompressed data on contiguous sources).
-inline result<dir_block> load_dir_block(const image& img, const inode& dir, std::uint64_t b,
-                                        std::vector<std::byte>& scratch, read_context& ctx) {
+// Reads directory block `b` of `dir` into a view backed by `scratch` (or in place for
+// uncompressed data on contiguous sources) and validates it with `parse`: dir_block::parse for
+// the whole block, dir_block::parse_first for only what a lookup's block search reads.
+template <class Parse>
+auto load_dir_block_as(const image& img, const inode& dir, std::uint64_t b,
+                       std::vector<std::byte>& scratch, read_context& ctx, Parse parse)
+    -> decltype(parse(bytes_view{}, std::uint64_t{}, std::uint64_t{})) {
   const std::uint64_t off = b << img.blkszbits();
   EROFSFS_TRY_ASSIGN(const bytes_view bytes,
                      read_view(img, dir, off, img.block_size(), scratch, ctx));
-  return dir_block::parse(bytes, dir.nid, off);
+  return parse(bytes, dir.nid, off);
 }
 
-// The first entry of directory block `b`, validated as parse() would validate it.
-inline result<dirent_info> load_dir_block_first(const image& img, const inode& dir,
-                                                std::uint64_t b, std::vector<std::byte>& scratch,
-                                                read_context& ctx) {
-  const std::uint64_t off = b << img.blkszbits();
-  EROFSFS_TRY_ASSIGN(const bytes_view bytes,
-                     read_view(img, dir, off, img.block_size(), scratch, ctx));
-  return dir_block::parse_first(bytes, dir.nid, off);
+inline result<dir_block> load_dir_block(const image& img, const inode& dir, std::uint64_t b,
+                                        std::vector<std::byte>& scratch, read_context& ctx) {
+  return load_dir_block_as(img, dir, b, scratch, ctx, &dir_block::parse);
 }
 }  // namespace detail
 
@@ -107,8 +105,8 @@ inline result<dir_entry> lookup(const image& img, const inode& dir, std::string_
   std::uint64_t candidate = nblocks;
   while (lo < hi) {  // bounded: the interval halves
     const std::uint64_t mid = lo + (hi - lo) / 2;
-    EROFSFS_TRY_ASSIGN(const dirent_info first,
-                       detail::load_dir_block_first(img, dir, mid, scratch, ctx));
+    EROFSFS_TRY_ASSIGN(const dirent_info first, detail::load_dir_block_as(img, dir, mid, scratch,
+                                                                         ctx, &dir_block::parse_first));
     const int c = dirent_name_compare(name, first.name);
     if (c == 0) return dir_entry{name, first.nid, first.type};
     if (c < 0) {
