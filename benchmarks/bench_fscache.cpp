@@ -10,7 +10,7 @@
 #include <cstring>
 #include <map>
 #include <string>
-#include <erofsfs/fscache/daemon.hpp>
+#include <erofsfs/backends/fscache/daemon.hpp>
 #include <vector>
 
 #include "support/fake_cachefiles.hpp"

@@ -13,7 +13,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
-#include <erofsfs/lz4.hpp>
+#include <erofsfs/codecs/lz4.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>

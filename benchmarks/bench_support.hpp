@@ -29,7 +29,7 @@ inline void open_image(const std::filesystem::path& file, std::unique_ptr<mmap_s
     std::exit(1);
   }
   src = std::make_unique<mmap_source>(std::move(*s));
-  auto i = image::open(*src);
+  auto i = open_image(*src);
   if (!i) {
     std::fprintf(stderr, "bench: %s\n", i.error().message().c_str());
     std::exit(1);

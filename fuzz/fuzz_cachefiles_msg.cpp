@@ -4,8 +4,8 @@
 // without crashing, hanging or leaking fds.
 #include <cstddef>
 #include <cstdint>
-#include <erofsfs/fscache/daemon.hpp>
-#include <erofsfs/fscache/protocol.hpp>
+#include <erofsfs/backends/fscache/daemon.hpp>
+#include <erofsfs/backends/fscache/protocol.hpp>
 #include <vector>
 
 #include "support/fake_cachefiles.hpp"

@@ -6,9 +6,9 @@
 #include <cstdint>
 #include <cstdlib>
 
-#include <erofsfs/error.hpp>
-#include <erofsfs/fanotify/event.hpp>
-#include <erofsfs/fanotify/intervals.hpp>
+#include <erofsfs/base/error.hpp>
+#include <erofsfs/backends/fanotify/event.hpp>
+#include <erofsfs/backends/fanotify/intervals.hpp>
 
 namespace {
 

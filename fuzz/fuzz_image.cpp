@@ -113,10 +113,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }();
   open_options opt;
   opt.decompressors = &table;
-  // Without separate blobs, device data is read from the primary at unified addresses: this
-  // reaches the device resolution code that a no_device error would otherwise skip.
-  opt.flat_devices = size > 0 && (data[size - 1] & 1);
-  auto img = image::open(src, opt);
+  // Both device modes: flat (the default without blobs: device data read from the primary at
+  // unified addresses) and strict (data on extra devices is errc::no_device).
+  opt.require_devices = size > 0 && (data[size - 1] & 1);
+  auto img = open_image(src, opt);
   check(img);
   if (!img) return 0;
   read_context ctx;

@@ -12,7 +12,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <erofsfs/lz4.hpp>
+#include <erofsfs/codecs/lz4.hpp>
 #include <vector>
 
 #if defined(EROFSFS_HAVE_LIBLZ4)

@@ -79,8 +79,8 @@ void map_offsets(const image& img, const inode& ino, const std::vector<std::uint
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   memory_source src(data, size);
   open_options opt;
-  opt.flat_devices = size > 0 && (data[size - 1] & 1);
-  auto img = image::open(src, opt);
+  opt.require_devices = size > 0 && (data[size - 1] & 1);
+  auto img = open_image(src, opt);
   if (!img) {
     if (img.error().code == errc::internal) std::abort();
     return 0;

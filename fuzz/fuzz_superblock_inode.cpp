@@ -9,9 +9,9 @@
 #include <span>
 #include <string>
 
-#include <erofsfs/dirent.hpp>
-#include <erofsfs/inode.hpp>
-#include <erofsfs/superblock.hpp>
+#include <erofsfs/format/dir_block.hpp>
+#include <erofsfs/format/inode.hpp>
+#include <erofsfs/format/superblock.hpp>
 
 namespace {
 

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include <erofsfs/dirent.hpp>
+#include <erofsfs/format/dir_block.hpp>
 
 #include "support/image_builder.hpp"
 

@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include <erofsfs/error.hpp>
+#include <erofsfs/base/error.hpp>
 #include <string>
 
 using namespace erofsfs;

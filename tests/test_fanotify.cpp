@@ -12,9 +12,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <erofsfs/fanotify/backend.hpp>
-#include <erofsfs/fanotify/event.hpp>
-#include <erofsfs/fanotify/intervals.hpp>
+#include <erofsfs/backends/fanotify/backend.hpp>
+#include <erofsfs/backends/fanotify/event.hpp>
+#include <erofsfs/backends/fanotify/intervals.hpp>
 #include <erofsfs/io/fd_source.hpp>
 #include <fstream>
 #include <memory>

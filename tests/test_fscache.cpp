@@ -7,8 +7,8 @@
 
 #include <algorithm>
 #include <cstring>
-#include <erofsfs/fscache/daemon.hpp>
-#include <erofsfs/fscache/protocol.hpp>
+#include <erofsfs/backends/fscache/daemon.hpp>
+#include <erofsfs/backends/fscache/protocol.hpp>
 #include <erofsfs/io/fd_source.hpp>
 #include <map>
 #include <string>

@@ -1,7 +1,7 @@
 #include <doctest/doctest.h>
 
-#include <erofsfs/hash.hpp>
-#include <erofsfs/xattr.hpp>
+#include <erofsfs/base/hash.hpp>
+#include <erofsfs/api/xattr.hpp>
 #include <string_view>
 
 using namespace erofsfs;

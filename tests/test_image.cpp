@@ -18,7 +18,7 @@ std::string as_text(std::span<const std::byte> b) {
 TEST_CASE("a hand-made image opens, resolves paths and reads file data") {
   tiny_image t;
   memory_source src(t.img.view());
-  auto img = image::open(src);
+  auto img = open_image(src);
   REQUIRE(img);
   read_context ctx;
   auto file = resolve_path(*img, "/file", ctx);
@@ -33,7 +33,7 @@ TEST_CASE("a hand-made image opens, resolves paths and reads file data") {
 TEST_CASE("read stops at end of file and returns 0 past it") {
   tiny_image t;
   memory_source src(t.img.view());
-  auto img = image::open(src);
+  auto img = open_image(src);
   REQUIRE(img);
   read_context ctx;
   auto file = read_inode(*img, tiny_image::file_nid);
@@ -49,7 +49,7 @@ TEST_CASE("a file whose blocks lie past the end of the image fails as truncated"
                             {test::i_format(disk::inode_flat_plain), 0100644, 0,
                              tiny_image::file_size, 1000, 1});
   memory_source src(t.img.view());
-  auto img = image::open(src);
+  auto img = open_image(src);
   REQUIRE(img);
   read_context ctx;
   auto file = read_inode(*img, tiny_image::file_nid);
@@ -66,7 +66,7 @@ TEST_CASE("inline data crossing a block boundary is corruption") {
   test::write_compact_inode(t.img, tiny_image::root_pos,
                             {test::i_format(disk::inode_flat_inline), 040755, 0, 4090, 0, 2});
   memory_source src(t.img.view());
-  auto img = image::open(src);
+  auto img = open_image(src);
   REQUIRE(img);
   read_context ctx;
   auto root = read_inode(*img, 0);
@@ -80,7 +80,7 @@ TEST_CASE("a root inode that is not a directory fails open") {
   tiny_image t;
   t.img.le16(disk::super_offset + 0x0E, tiny_image::file_nid);
   memory_source src(t.img.view());
-  auto img = image::open(src);
+  auto img = open_image(src);
   REQUIRE_FALSE(img);
   CHECK(std::string(img.error().what) == "root inode is not a directory");
 }
@@ -88,7 +88,7 @@ TEST_CASE("a root inode that is not a directory fails open") {
 TEST_CASE("the walk visits every entry once and skips dot entries") {
   tiny_image t;
   memory_source src(t.img.view());
-  auto img = image::open(src);
+  auto img = open_image(src);
   REQUIRE(img);
   read_context ctx;
   std::vector<std::string> paths;
@@ -106,7 +106,7 @@ TEST_CASE("a directory entry pointing back at the root is reported as a loop") {
   t.img.le64(tiny_image::root_dir_pos + 24, 0);
   t.img.u8(tiny_image::root_dir_pos + 24 + 10, disk::ft_dir);
   memory_source src(t.img.view());
-  auto img = image::open(src);
+  auto img = open_image(src);
   REQUIRE(img);
   read_context ctx;
   const status st = walk(*img, ctx, [](const walk_entry&) -> status { return {}; });
@@ -117,7 +117,7 @@ TEST_CASE("a directory entry pointing back at the root is reported as a loop") {
 TEST_CASE("path lookup of a missing name is not_found and through a file is not_a_directory") {
   tiny_image t;
   memory_source src(t.img.view());
-  auto img = image::open(src);
+  auto img = open_image(src);
   REQUIRE(img);
   read_context ctx;
   CHECK(resolve_path(*img, "/nope", ctx).error().code == errc::not_found);
@@ -128,7 +128,7 @@ TEST_CASE("path lookup of a missing name is not_found and through a file is not_
 TEST_CASE("the extent iterator covers a flat file with one mapped extent") {
   tiny_image t;
   memory_source src(t.img.view());
-  auto img = image::open(src);
+  auto img = open_image(src);
   REQUIRE(img);
   auto file = read_inode(*img, tiny_image::file_nid);
   REQUIRE(file);
@@ -145,7 +145,7 @@ TEST_CASE("the extent iterator covers a flat file with one mapped extent") {
 TEST_CASE("metadata ranges list the superblock block, inodes and inline directory data") {
   tiny_image t;
   memory_source src(t.img.view());
-  auto img = image::open(src);
+  auto img = open_image(src);
   REQUIRE(img);
   read_context ctx;
   std::vector<metadata_range> all;

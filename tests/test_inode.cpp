@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include <erofsfs/inode.hpp>
+#include <erofsfs/format/inode.hpp>
 
 #include "support/image_builder.hpp"
 

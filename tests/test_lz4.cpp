@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstring>
-#include <erofsfs/lz4.hpp>
-#include <erofsfs/open.hpp>
+#include <erofsfs/codecs/lz4.hpp>
+#include <erofsfs/api/open.hpp>
 #include <random>
 #include <string>
 #include <vector>

@@ -50,7 +50,7 @@ class fixture {
       : orig_(load_file(std::string(EROFSFS_TEST_DATA) + "/images/" + name + "/" + name +
                         ".erofs")),
         orig_src_(orig_) {
-    auto r = image::open(orig_src_);
+    auto r = open_image(orig_src_);
     REQUIRE_MESSAGE(r, r.error().message());
     pristine = std::move(*r);
     img.bytes = orig_;
@@ -125,7 +125,7 @@ class fixture {
     if (seal && pristine.sb().has_compat(disk::compat_sb_chksum))
       test::seal_superblock_checksum(img);
     src_ = memory_source(img.view());
-    return image::open(src_, opt);
+    return open_image(src_, opt);
   }
 
  private:
@@ -174,7 +174,7 @@ TEST_CASE("malformed: a 1 GiB block size is refused before anything is sized fro
   f.img.u8(disk::super_offset + 12, 30);  // blkszbits
   // Not re-sealed: the block size is checked before the checksum, which would cover 1 GiB.
   read_size_probe probe{memory_source(f.img.view())};
-  check_error(image::open(probe), errc::unsupported,
+  check_error(open_image(probe), errc::unsupported,
               "block size larger than the configured maximum");
   CHECK(probe.largest <= 4096);
 }

@@ -142,11 +142,11 @@ std::uint64_t data_offset(const image& img, const char* path) {
 TEST_CASE("a range reader with only read_at serves a whole image like an in-memory source") {
   const auto bytes = load(fixture("plain-4k", "plain-4k.erofs"));
   memory_source mem(bytes);
-  auto reference = image::open(mem);
+  auto reference = open_image(mem);
   REQUIRE(reference);
 
   range_reader remote(bytes);
-  auto img = image::open(remote);
+  auto img = open_image(remote);
   REQUIRE(img);
   const auto got = digest_tree(*img);
   CHECK(remote.requests() > 0);
@@ -159,7 +159,7 @@ TEST_CASE("a range reader with only read_at serves a whole image like an in-memo
 
 TEST_CASE("a source with size() is never asked for bytes past its end") {
   sized_range_reader remote(load(fixture("chunk-4k-indexes", "chunk-4k-indexes.erofs")));
-  auto img = image::open(remote);
+  auto img = open_image(remote);
   REQUIRE(img);
   CHECK_FALSE(digest_tree(*img).empty());
   CHECK(remote.furthest() <= remote.size());
@@ -167,7 +167,7 @@ TEST_CASE("a source with size() is never asked for bytes past its end") {
 
 TEST_CASE("reading an uncompressed file fetches exactly its bytes, in few requests") {
   range_reader remote(load(fixture("plain-4k", "plain-4k.erofs")));
-  auto img = image::open(remote);
+  auto img = open_image(remote);
   REQUIRE(img);
   read_context ctx;
   auto ino = resolve_path(*img, "/data/random-32k", ctx);
@@ -189,12 +189,12 @@ TEST_CASE("a user source serves an extra blob device given in open_options::devi
 
   memory_source blob_mem(blob_bytes);
   const source_ref mem_devices[] = {blob_mem};
-  auto reference = image::open(primary, {.devices = mem_devices});
+  auto reference = open_image(primary, {.devices = mem_devices});
   REQUIRE(reference);
 
   range_reader blob_remote(blob_bytes);
   const source_ref remote_devices[] = {blob_remote};
-  auto img = image::open(primary, {.devices = remote_devices});
+  auto img = open_image(primary, {.devices = remote_devices});
   REQUIRE(img);
   blob_remote.reset_counters();
   CHECK(digest_tree(*img) == digest_tree(*reference));
@@ -204,12 +204,12 @@ TEST_CASE("a user source serves an extra blob device given in open_options::devi
 TEST_CASE("a source failing under file data surfaces as errc::io_error at that offset") {
   const auto bytes = load(fixture("plain-4k", "plain-4k.erofs"));
   memory_source mem(bytes);
-  auto healthy = image::open(mem);
+  auto healthy = open_image(mem);
   REQUIRE(healthy);
   const std::uint64_t at = data_offset(*healthy, "/data/random-32k");
 
   failing_reader flaky(bytes, at, at + 1);
-  auto img = image::open(flaky);
+  auto img = open_image(flaky);
   REQUIRE(img);
   read_context ctx;
   auto ino = resolve_path(*img, "/data/random-32k", ctx);
@@ -226,14 +226,14 @@ TEST_CASE("a source failing under file data surfaces as errc::io_error at that o
 TEST_CASE("a source failing under an inode surfaces as errc::io_error at the inode") {
   const auto bytes = load(fixture("plain-4k", "plain-4k.erofs"));
   memory_source mem(bytes);
-  auto healthy = image::open(mem);
+  auto healthy = open_image(mem);
   REQUIRE(healthy);
   read_context ctx;
   auto good = resolve_path(*healthy, "/data/random-32k", ctx);
   REQUIRE(good);
 
   failing_reader flaky(bytes, good->pos, good->pos + 1);
-  auto img = image::open(flaky);
+  auto img = open_image(flaky);
   REQUIRE(img);
   auto ino = read_inode(*img, good->nid);
   REQUIRE_FALSE(ino);
@@ -245,7 +245,7 @@ TEST_CASE("a source failing under an inode surfaces as errc::io_error at the ino
 TEST_CASE("a source failing under the superblock fails image::open with errc::io_error") {
   failing_reader flaky(load(fixture("plain-4k", "plain-4k.erofs")), disk::super_offset,
                        disk::super_offset + 1);
-  auto img = image::open(flaky);
+  auto img = open_image(flaky);
   REQUIRE_FALSE(img);
   CHECK(img.error().code == errc::io_error);
   CHECK(img.error().offset == disk::super_offset);
@@ -254,13 +254,13 @@ TEST_CASE("a source failing under the superblock fails image::open with errc::io
 TEST_CASE("a source's own error code reaches the caller unchanged") {
   const auto bytes = load(fixture("plain-4k", "plain-4k.erofs"));
   memory_source mem(bytes);
-  auto healthy = image::open(mem);
+  auto healthy = open_image(mem);
   REQUIRE(healthy);
   const std::uint64_t at = data_offset(*healthy, "/data/mixed-36k");
 
   const std::error_code reset(ECONNRESET, std::generic_category());
   failing_reader flaky(bytes, at, at + 1, reset);
-  auto img = image::open(flaky);
+  auto img = open_image(flaky);
   REQUIRE(img);
   read_context ctx;
   auto ino = resolve_path(*img, "/data/mixed-36k", ctx);

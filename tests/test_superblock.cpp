@@ -1,6 +1,6 @@
 #include <doctest/doctest.h>
 
-#include <erofsfs/superblock.hpp>
+#include <erofsfs/format/superblock.hpp>
 
 #include "support/image_builder.hpp"
 

@@ -131,7 +131,7 @@ TEST_CASE("threads sharing an image over an fd_source read what a single thread 
     CAPTURE(name);
     auto src = fd_source::open(fixture_image(name).c_str());
     REQUIRE(src);
-    auto img = image::open(*src);
+    auto img = open_image(*src);
     REQUIRE(img);
     check_concurrent_reads_match(*img);
   }
@@ -142,7 +142,7 @@ TEST_CASE("threads sharing an image over an mmap_source read what a single threa
     CAPTURE(name);
     auto src = mmap_source::open(fixture_image(name).c_str());
     REQUIRE(src);
-    auto img = image::open(*src);
+    auto img = open_image(*src);
     REQUIRE(img);
     check_concurrent_reads_match(*img);
   }
@@ -153,7 +153,7 @@ TEST_CASE("threads sharing an image over a memory_source read what a single thre
     CAPTURE(name);
     const auto bytes = load(fixture_image(name));
     memory_source src(bytes);
-    auto img = image::open(src);
+    auto img = open_image(src);
     REQUIRE(img);
     check_concurrent_reads_match(*img);
   }
@@ -163,7 +163,7 @@ TEST_CASE("concurrent sha256s of plain-4k files match the kernel's manifest") {
   // Pins the single-threaded reference to the truth too, so "identical" means "right".
   auto src = mmap_source::open(fixture_image("plain-4k").c_str());
   REQUIRE(src);
-  auto img = image::open(*src);
+  auto img = open_image(*src);
   REQUIRE(img);
   const std::vector<entry> entries{{"/data/tails/t000", 0}, {"/data/random-32k", 0}};
   std::vector<entry> resolved;
@@ -189,7 +189,7 @@ TEST_CASE("threads sharing a compressed image read what a single thread reads") 
     CAPTURE(name);
     auto src = mmap_source::open(fixture_image(name).c_str());
     REQUIRE(src);
-    auto img = image::open(*src);
+    auto img = open_image(*src);
     REQUIRE(img);
     check_concurrent_reads_match(*img);
   }

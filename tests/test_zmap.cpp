@@ -74,7 +74,7 @@ struct patched_image {
   }
   void reopen() {
     src = memory_source(bytes);
-    auto r = image::open(src);
+    auto r = open_image(src);
     REQUIRE_MESSAGE(r.has_value(), (r ? std::string() : r.error().message()));
     img = std::move(*r);
   }
@@ -479,7 +479,7 @@ TEST_CASE("zmap: damaged map headers and indexes give errors, never crashes or i
       p.src = memory_source(p.bytes);
       open_options opt;
       opt.decompressors = &table;
-      auto img = image::open(p.src, opt);
+      auto img = open_image(p.src, opt);
       if (!img) continue;
       auto ino = read_inode(*img, nid);
       if (!ino) {

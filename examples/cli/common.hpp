@@ -419,7 +419,7 @@ inline std::unique_ptr<opened_image> open_image(const args& a, const std::string
   open_options opts;
   opts.devices = o->device_refs;
   opts.decompressors = &o->codecs.table();
-  auto img = image::open(o->primary.ref(), opts);
+  auto img = open_image(o->primary.ref(), opts);
   if (!img) {
     report(a.cmd, path, img.error());
     return nullptr;
@@ -427,7 +427,9 @@ inline std::unique_ptr<opened_image> open_image(const args& a, const std::string
   o->img = std::move(*img);
   if (a.devices.empty() && o->img.sb().extra_devices > 0)
     report(a.cmd, path + ": the image has " + std::to_string(o->img.sb().extra_devices) +
-                      " extra device(s); data on them needs --device FILE");
+                      " extra device(s) and none was given: their data is read from this file "
+                      "at unified addresses (flat mode, as Linux does); separate blobs need "
+                      "--device FILE");
   return o;
 }
 

@@ -19,7 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <erofsfs/fscache/daemon.hpp>
+#include <erofsfs/backends/fscache/daemon.hpp>
 #include <erofsfs/io/fd_source.hpp>
 #include <string>
 #include <string_view>

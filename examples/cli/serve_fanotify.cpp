@@ -21,7 +21,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <erofsfs/fanotify/backend.hpp>
+#include <erofsfs/backends/fanotify/backend.hpp>
 #include <erofsfs/io/fd_source.hpp>
 #include <memory>
 #include <string>

@@ -1,24 +1,34 @@
-// Umbrella header: the whole reader API (parsing, mapping, reading, directories, xattrs, walks).
-// Backends (io/, fscache/, fanotify/) and optional codec adapters (codecs/) are separate includes.
+// Umbrella header: the whole reader API, layer by layer (see docs/architecture.md).
+// I/O sources beyond memory (io/fd_source.hpp, io/mmap_source.hpp), the backends (backends/)
+// and the library-backed codec adapters (codecs/lzma.hpp, deflate.hpp, zstd.hpp) are separate
+// includes, so nothing here needs a system library.
 #pragma once
 
-#include "decompress.hpp"
-#include "dir.hpp"
-#include "dirent.hpp"
-#include "error.hpp"
-#include "extent.hpp"
-#include "extents.hpp"
-#include "file.hpp"
-#include "image.hpp"
-#include "inode.hpp"
-#include "limits.hpp"
-#include "map.hpp"
-#include "metadata.hpp"
-#include "open.hpp"
-#include "path.hpp"
-#include "read_context.hpp"
-#include "source.hpp"
-#include "superblock.hpp"
 #include "version.hpp"
-#include "walk.hpp"
-#include "xattr.hpp"
+
+#include "base/error.hpp"
+#include "base/limits.hpp"
+
+#include "format/dir_block.hpp"
+#include "format/inode.hpp"
+#include "format/superblock.hpp"
+
+#include "io/source.hpp"
+
+#include "core/image.hpp"
+
+#include "map/extent.hpp"
+#include "map/extent_iterator.hpp"
+#include "map/map_extent.hpp"
+
+#include "codecs/builtin.hpp"
+#include "decode/decompressor.hpp"
+#include "decode/read_context.hpp"
+
+#include "api/directory.hpp"
+#include "api/file_data.hpp"
+#include "api/metadata_ranges.hpp"
+#include "api/open.hpp"
+#include "api/path.hpp"
+#include "api/walk.hpp"
+#include "api/xattr.hpp"

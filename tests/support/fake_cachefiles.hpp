@@ -23,8 +23,8 @@
 #include <string_view>
 #include <vector>
 
-#include <erofsfs/fscache/devnode.hpp>
-#include <erofsfs/fscache/protocol.hpp>
+#include <erofsfs/backends/fscache/devnode.hpp>
+#include <erofsfs/backends/fscache/protocol.hpp>
 
 namespace erofsfs::test {
 

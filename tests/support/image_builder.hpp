@@ -11,8 +11,8 @@
 #include <string_view>
 #include <vector>
 
-#include <erofsfs/format.hpp>
-#include <erofsfs/hash.hpp>
+#include <erofsfs/format/disk.hpp>
+#include <erofsfs/base/hash.hpp>
 
 namespace erofsfs::test {
 

@@ -292,7 +292,7 @@ inline result<std::unique_ptr<fixture>> open_fixture(const std::string& name,
   open_options opt;
   opt.devices = f->device_refs;
   opt.decompressors = decoders;
-  EROFSFS_TRY_ASSIGN(f->img, image::open(*f->primary, opt));
+  EROFSFS_TRY_ASSIGN(f->img, open_image(*f->primary, opt));
   return f;
 }
 

@@ -11,9 +11,9 @@
 #include <limits>
 #include <system_error>
 
-#include "../bytes.hpp"
-#include "../decompress.hpp"
-#include "../error.hpp"
+#include "../base/bytes.hpp"
+#include "../decode/decompressor.hpp"
+#include "../base/error.hpp"
 
 namespace erofsfs::codecs {
 

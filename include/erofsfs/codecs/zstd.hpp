@@ -12,9 +12,9 @@
 #include <cstdint>
 #include <system_error>
 
-#include "../bytes.hpp"
-#include "../decompress.hpp"
-#include "../error.hpp"
+#include "../base/bytes.hpp"
+#include "../decode/decompressor.hpp"
+#include "../base/error.hpp"
 
 namespace erofsfs::codecs {
 

@@ -15,8 +15,8 @@
 #include <system_error>
 #include <utility>
 
-#include "../error.hpp"
-#include "../source.hpp"
+#include "../base/error.hpp"
+#include "source.hpp"
 
 namespace erofsfs {
 

@@ -11,7 +11,7 @@ int main(int argc, char** argv) {
   static_assert(EROFSFS_VERSION_MAJOR >= 0, "version.hpp is reachable through the package");
   auto src = erofsfs::mmap_source::open(argv[1]);
   if (!src) return std::fprintf(stderr, "%s\n", src.error().message().c_str()), 1;
-  auto img = erofsfs::image::open(*src);
+  auto img = erofsfs::open_image(*src);
   if (!img) return std::fprintf(stderr, "%s\n", img.error().message().c_str()), 1;
   erofsfs::read_context ctx;
   auto ino = erofsfs::resolve_path(*img, argv[2], ctx);

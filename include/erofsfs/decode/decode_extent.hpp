@@ -1,0 +1,144 @@
+// Reading encoded extents (L6): fetch the pcluster, strip the 0-padding, decode through the
+// image's decompressor table, serve from the read_context's one-extent cache.
+//
+// An extent is always decoded whole (at most 12 MiB) into the cache, so a sequential reader
+// decodes each pcluster once, and a read in the middle of a file decodes only the pclusters of
+// the extents it touches.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+#include "decompressor.hpp"
+#include "../base/error.hpp"
+#include "../map/extent.hpp"
+#include "../format/disk.hpp"
+#include "../core/image.hpp"
+#include "../format/inode.hpp"
+#include "read_context.hpp"
+
+namespace erofsfs::detail {
+
+// The pcluster bytes of `ext`: in place when the source allows, otherwise in ctx.encoded.
+inline result<bytes_view> fetch_pcluster(const image& img, const inode& ino, const extent& ext,
+                                         read_context& ctx) noexcept {
+  const std::size_t len = static_cast<std::size_t>(ext.physical_length);
+  if (ext.flags & extent_flags::in_metadata)
+    return detail::core(img).view_meta(ext.physical, len, (ext.flags & extent_flags::in_metabox) != 0,
+                         ctx.encoded, ino.nid);
+  const bytes_view v = detail::core(img).view_device({ext.device, ext.physical}, len);
+  if (v.size() == len && len != 0) return v;
+  ctx.encoded.resize(len);
+  EROFSFS_TRY(detail::core(img).read_device({ext.device, ext.physical}, ctx.encoded, ino.nid));
+  return bytes_view(ctx.encoded.data(), len);
+}
+
+// Interlaced plain data (§12.9), the way Linux's z_erofs_transform_plain() copies it: the
+// extent's bytes up to the end of its first block come from the last bytes of the pcluster,
+// the rest from the pcluster's start. When the pcluster is shorter than that first part (an
+// inline tail of a few bytes, which mkfs 1.8/1.9 can write, see README "Known issues"), Linux
+// takes the first part from elsewhere in the same 4 KiB page; we reproduce that so that readers
+// see what a mounted image shows.
+inline status untangle_interlaced(const image& img, const inode& ino, const extent& ext,
+                                  bytes_view in, mutable_bytes out) noexcept {
+  const std::uint64_t bs = img.block_size();
+  const std::uint64_t llen = out.size();
+  const std::uint64_t plen = in.size();
+  if (llen > plen)
+    return unsupported("plain extent longer than its pcluster", ino.nid, ext.physical, llen);
+  const std::uint64_t s = bs - (ext.logical & (bs - 1));
+  const std::uint64_t head = s < llen ? s : llen;
+  if (plen >= s) {
+    if (head) std::memcpy(out.data(), in.data() + (plen - s), static_cast<std::size_t>(head));
+  } else if (head) {
+    constexpr std::uint64_t page = 4096;
+    const std::uint64_t base = ext.physical;
+    const std::uint64_t wraps = (s / page + 1) * page;  // keeps the sum below non-negative
+    const std::uint64_t at = round_down(base, page) + ((base % page) + plen + wraps - s) % page;
+    const mutable_bytes first = out.subspan(0, static_cast<std::size_t>(head));
+    if (ext.flags & extent_flags::in_metadata)
+      EROFSFS_TRY(detail::core(img).read_meta(at, first, (ext.flags & extent_flags::in_metabox) != 0, ino.nid));
+    else
+      EROFSFS_TRY(detail::core(img).read_device({ext.device, at}, first, ino.nid));
+  }
+  if (llen > head)
+    std::memcpy(out.data() + head, in.data(), static_cast<std::size_t>(llen - head));
+  return {};
+}
+
+// Decodes the whole of encoded extent `ext` into ctx.decoded.
+inline status decode_extent(const image& img, const inode& ino, const extent& ext,
+                            read_context& ctx) noexcept {
+  if (ext.length > disk::pcluster_max_dsize)
+    return unsupported("compressed extent longer than 12 MiB", ino.nid, ext.physical, ext.length);
+  EROFSFS_TRY_ASSIGN(const bytes_view pcl, fetch_pcluster(img, ino, ext, ctx));
+  ctx.decoded_for = {};
+  ctx.decoded.resize(static_cast<std::size_t>(ext.length));
+  const mutable_bytes out(ctx.decoded.data(), static_cast<std::size_t>(ext.length));
+  if (ext.flags & extent_flags::interlaced) {
+    EROFSFS_TRY(untangle_interlaced(img, ino, ext, pcl, out));
+  } else {
+    const std::uint8_t alg = ext.algorithm;
+    if (alg >= disk::compression_max)
+      return unsupported("unknown compression algorithm", ino.nid, ext.physical, alg);
+    bytes_view in = pcl;
+    bool partial = (ext.flags & extent_flags::partial_ref) != 0;
+    if (alg == disk::compression_lz4 && !img.sb().has_incompat(disk::incompat_lz4_0padding)) {
+      // Pre-1.0 LZ4 images: the block starts at the pcluster start and may be followed by
+      // garbage, so only partial decoding can tell where it ends (compression.md §2.1).
+      partial = true;
+    } else {
+      // The stream is right-aligned; Linux looks for its first byte in the first block only.
+      const std::uint64_t bs = img.block_size();
+      const std::uint64_t first_block = bs - (ext.physical & (bs - 1));
+      const std::size_t scan =
+          static_cast<std::size_t>(first_block < in.size() ? first_block : in.size());
+      std::size_t k = 0;
+      while (k < scan && in[k] == std::byte{0}) ++k;
+      if (k == scan)
+        return corrupted("compressed pcluster begins with a block of zeros", ino.nid,
+                         ext.physical, ext.physical_length);
+      in = in.subspan(k);
+    }
+    const decompressor_ref d =
+        img.decompressors() ? img.decompressors()->get(alg) : decompressor_ref{};
+    if (!d)
+      return unsupported(alg == disk::compression_lz4       ? "no lz4 decompressor configured"
+                         : alg == disk::compression_lzma    ? "no lzma decompressor configured"
+                         : alg == disk::compression_deflate ? "no deflate decompressor configured"
+                                                            : "no zstd decompressor configured",
+                         ino.nid, ext.physical, alg);
+    decode_request req;
+    req.in = in;
+    req.out = out;
+    req.partial = partial;
+    req.algorithm = alg;
+    req.config = &img.sb().compression;
+    if (std::error_code ec = d.decode(req))
+      return make_error(ec, "decoding a pcluster", ino.nid, ext.physical, alg);
+  }
+  ctx.decoded_for.image = detail::core(img).identity;
+  ctx.decoded_for.nid = ino.nid;
+  ctx.decoded_for.logical = ext.logical;
+  ctx.decoded_for.length = ext.length;
+  ctx.decoded_for.physical = ext.physical;
+  return {};
+}
+
+// Copies file bytes [pos, pos + out.size()) of encoded extent `ext` into `out`.
+inline status read_encoded(const image& img, const inode& ino, const extent& ext,
+                           std::uint64_t pos, mutable_bytes out, read_context& ctx) noexcept {
+  if (pos < ext.logical || pos - ext.logical > ext.length ||
+      out.size() > ext.length - (pos - ext.logical))
+    return make_error(errc::internal, "read outside the encoded extent", ino.nid, error::unknown,
+                      pos);
+  const auto& key = ctx.decoded_for;
+  if (!ctx.keep_decoded || key.image != detail::core(img).identity || key.nid != ino.nid || key.logical != ext.logical ||
+      key.physical != ext.physical || key.length < ext.length || ctx.decoded.size() < ext.length)
+    EROFSFS_TRY(decode_extent(img, ino, ext, ctx));
+  if (!out.empty())
+    std::memcpy(out.data(), ctx.decoded.data() + (pos - ext.logical), out.size());
+  return {};
+}
+
+}  // namespace erofsfs::detail

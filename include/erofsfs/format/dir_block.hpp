@@ -1,0 +1,143 @@
+// One directory block (L2), spec §10: validation of the dirent array and the name heap, access
+// by index, and binary search by name. Hermetic: works on the block's bytes only.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string_view>
+
+#include "../base/bytes.hpp"
+#include "../base/error.hpp"
+#include "disk.hpp"
+#include "inode.hpp"
+
+namespace erofsfs {
+
+// Directory-order comparison (§10.5): unsigned bytes, a prefix sorts first.
+inline int dirent_name_compare(std::string_view a, std::string_view b) noexcept {
+  const std::size_t n = a.size() < b.size() ? a.size() : b.size();
+  const int c = n ? std::memcmp(a.data(), b.data(), n) : 0;  // memcmp compares unsigned bytes
+  if (c != 0) return c;
+  return a.size() < b.size() ? -1 : a.size() > b.size() ? 1 : 0;
+}
+
+struct dirent_info {
+  std::string_view name;  // points into the block
+  std::uint64_t nid = 0;
+  file_type type = file_type::unknown;
+};
+
+class dir_block {
+ public:
+  // `block` is the block's valid bytes (maxsize, §10.1). `nid`/`pos` only label errors.
+  // Checks everything a reader relies on: the first nameoff, strictly increasing name offsets,
+  // name lengths 1..255 inside the block, no '/' or NUL in names, valid file types, and names
+  // in strictly increasing order (binary search depends on it).
+  static result<dir_block> parse(bytes_view block, std::uint64_t nid, std::uint64_t pos) noexcept {
+    EROFSFS_TRY_ASSIGN(const std::uint32_t nameoff0, first_nameoff(block, nid, pos));
+    dir_block b;
+    b.bytes_ = block;
+    b.count_ = nameoff0 / sizeof(disk::dirent);
+    std::string_view prev;
+    for (std::size_t i = 0; i < b.count_; ++i) {  // bounded: count_ < block size / 12
+      EROFSFS_TRY_ASSIGN(const dirent_info e, checked_entry(block, i, b.count_, nameoff0, nid, pos));
+      if (i > 0 && dirent_name_compare(prev, e.name) >= 0)
+        return corrupted("dirent names not in increasing order", nid,
+                         pos + load_le16(block.data() + i * sizeof(disk::dirent) + 8));
+      prev = e.name;
+    }
+    return b;
+  }
+
+  // Only the first entry, with the same checks parse() applies to it: the block binary search
+  // of a lookup needs nothing else from the blocks it passes over (the block that may hold the
+  // name is then parsed in full).
+  static result<dirent_info> parse_first(bytes_view block, std::uint64_t nid,
+                                         std::uint64_t pos) noexcept {
+    EROFSFS_TRY_ASSIGN(const std::uint32_t nameoff0, first_nameoff(block, nid, pos));
+    return checked_entry(block, 0, nameoff0 / sizeof(disk::dirent), nameoff0, nid, pos);
+  }
+
+  std::size_t size() const noexcept { return count_; }
+
+  // Entry i < size(); the block was validated by parse().
+  dirent_info entry(std::size_t i) const noexcept {
+    constexpr std::size_t de = sizeof(disk::dirent);
+    const std::byte* d = bytes_.data() + i * de;
+    const std::uint32_t off = load_le16(d + 8);
+    std::size_t len;
+    if (i + 1 < count_) {
+      len = load_le16(d + de + 8) - off;
+    } else {
+      const void* nul = std::memchr(bytes_.data() + off, 0, bytes_.size() - off);
+      len = nul ? static_cast<std::size_t>(static_cast<const std::byte*>(nul) - (bytes_.data() + off))
+                : bytes_.size() - off;
+    }
+    return {std::string_view(reinterpret_cast<const char*>(bytes_.data() + off), len),
+            load_le64(d), file_type_from_dirent(load_u8(d + 10))};
+  }
+
+  // Binary search (names are sorted, checked by parse()).
+  std::optional<dirent_info> find(std::string_view name) const noexcept {
+    std::size_t lo = 0, hi = count_;
+    while (lo < hi) {  // bounded: the interval halves
+      const std::size_t mid = lo + (hi - lo) / 2;
+      const dirent_info e = entry(mid);
+      const int c = dirent_name_compare(name, e.name);
+      if (c == 0) return e;
+      if (c < 0)
+        hi = mid;
+      else
+        lo = mid + 1;
+    }
+    return std::nullopt;
+  }
+
+ private:
+  static result<std::uint32_t> first_nameoff(bytes_view block, std::uint64_t nid,
+                                             std::uint64_t pos) noexcept {
+    constexpr std::size_t de = sizeof(disk::dirent);
+    if (block.size() < de) return corrupted("directory block shorter than a dirent", nid, pos);
+    const std::uint32_t nameoff0 = load_le16(block.data() + 8);
+    if (nameoff0 == 0 || nameoff0 % de != 0 || nameoff0 >= block.size())
+      return corrupted("invalid first dirent nameoff", nid, pos, nameoff0);
+    return nameoff0;
+  }
+
+  // Entry i of `count`: its name lies inside the block between its nameoff and the next one (or
+  // the first NUL for the last entry), is 1..255 bytes without '/' or NUL, its type is known.
+  static result<dirent_info> checked_entry(bytes_view block, std::size_t i, std::size_t count,
+                                           std::uint32_t nameoff0, std::uint64_t nid,
+                                           std::uint64_t pos) noexcept {
+    constexpr std::size_t de = sizeof(disk::dirent);
+    const std::byte* d = block.data() + i * de;
+    const std::uint32_t off = load_le16(d + 8);
+    std::size_t len;
+    if (i + 1 < count) {
+      const std::uint32_t next = load_le16(d + de + 8);
+      if (off < nameoff0 || next <= off || next > block.size())
+        return corrupted("dirent nameoff not increasing", nid, pos + i * de + 8, off);
+      len = next - off;
+    } else {
+      if (off < nameoff0 || off >= block.size())
+        return corrupted("last dirent nameoff out of block", nid, pos + i * de + 8, off);
+      const void* nul = std::memchr(block.data() + off, 0, block.size() - off);
+      len = nul ? static_cast<std::size_t>(static_cast<const std::byte*>(nul) - (block.data() + off))
+                : block.size() - off;
+    }
+    if (len == 0 || len > disk::name_len_max)
+      return corrupted("dirent name length out of range", nid, pos + off, len);
+    const std::string_view name(reinterpret_cast<const char*>(block.data() + off), len);
+    if (name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos)
+      return corrupted("dirent name contains '/' or NUL", nid, pos + off);
+    const std::uint8_t ft = load_u8(d + 10);
+    if (ft >= disk::ft_max) return corrupted("invalid dirent file type", nid, pos + i * de + 10, ft);
+    return dirent_info{name, load_le64(d), file_type_from_dirent(ft)};
+  }
+
+  bytes_view bytes_;
+  std::size_t count_ = 0;
+};
+
+}  // namespace erofsfs

@@ -1,0 +1,641 @@
+// The compressed-file mapper (L4), spec §12: lcluster indexes (full and compact), big
+// pclusters, ztailpacking, fragments, dedupe and encoded extents.
+//
+// It follows the Linux reader (fs/erofs/zmap.c as of 6.18, the kernel the fixture manifests
+// come from) rule for rule, including what it rejects. Unlike the kernel's read path, which
+// works with a tentative extent end, every extent returned here has its exact length (the
+// kernel's FIEMAP mode), so a caller can decode a whole pcluster with full semantics.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "../base/bytes.hpp"
+#include "../base/error.hpp"
+#include "extent.hpp"
+#include "../format/disk.hpp"
+#include "../core/image.hpp"
+#include "../format/inode.hpp"
+
+namespace erofsfs {
+
+namespace detail {
+
+// Algorithm numbers as the kernel keeps them in m_algorithmformat: 0..3 on-disk ids, then the
+// two ways of storing plain data.
+inline constexpr unsigned z_alg_shifted = disk::compression_max;
+inline constexpr unsigned z_alg_interlaced = disk::compression_max + 1;
+
+// One decoded lcluster, plus what earlier loads left behind: the kernel keeps compressedblks
+// across loads (a CBLKCNT seen during lookback is reused), and so do we.
+struct z_recorder {
+  std::uint64_t lcn = 0;
+  unsigned type = 0;
+  unsigned headtype = 0;
+  std::uint32_t clusterofs = 0;
+  std::uint32_t delta0 = 0;
+  std::uint32_t delta1 = 0;
+  std::uint64_t pblk = 0;
+  std::uint32_t compressedblks = 0;
+  std::uint64_t nextpackoff = 0;  // end of the index entry / pack last loaded
+  bool partialref = false;
+};
+
+// What one mapping step found, before it becomes an `extent`.
+struct z_map {
+  std::uint64_t la = 0;
+  std::uint64_t llen = 0;
+  std::uint64_t pa = 0;    // unified byte address, or metadata position when `meta`
+  std::uint64_t plen = 0;
+  unsigned alg = 0;
+  bool mapped = false;     // false: hole
+  bool meta = false;       // inline (ztailpacking) pcluster
+  bool fragment = false;
+  bool partial = false;
+  std::uint64_t fragment_off = 0;
+};
+
+// Longest extent the kernel decodes (Z_EROFS_PCLUSTER_MAX_DSIZE); longer index walks stop early.
+inline constexpr std::uint64_t z_max_walk = disk::pcluster_max_dsize;
+
+inline status z_load_full(const image& img, const inode& ino, z_recorder& m,
+                          std::uint64_t lcn) noexcept {
+  const z_info& z = ino.z;
+  std::uint64_t rel, pos;
+  if (!checked_mul(lcn, sizeof(disk::z_lcluster_index), rel) ||
+      !checked_add(z.header_pos + 16, rel, pos))
+    return corrupted("lcluster index position overflows", ino.nid, z.header_pos, lcn);
+  std::byte raw[sizeof(disk::z_lcluster_index)];
+  EROFSFS_TRY(detail::core(img).read_meta(pos, raw, ino.in_metabox, ino.nid));
+  const auto di = disk::load<disk::z_lcluster_index>(raw);
+  m.lcn = lcn;
+  m.nextpackoff = pos + sizeof raw;
+  const std::uint16_t advise = di.di_advise.get();
+  m.type = advise & disk::z_li_lcluster_type_mask;
+  const std::uint32_t u = di.di_u.get();
+  if (m.type == disk::z_lcluster_type_nonhead) {
+    m.clusterofs = std::uint32_t{1} << z.lclusterbits;
+    m.delta0 = u & 0xFFFF;
+    if (m.delta0 & disk::z_li_d0_cblkcnt) {
+      if (!(z.advise & (disk::z_advise_big_pcluster_1 | disk::z_advise_big_pcluster_2)))
+        return corrupted("CBLKCNT in an inode without big pclusters", ino.nid, pos, lcn);
+      m.compressedblks = m.delta0 & ~std::uint32_t{disk::z_li_d0_cblkcnt};
+      m.delta0 = 1;
+    }
+    m.delta1 = u >> 16;
+  } else {
+    m.partialref = (advise & disk::z_li_partial_ref) != 0;
+    m.clusterofs = di.di_clusterofs.get();
+    if (m.clusterofs >= (std::uint64_t{1} << z.lclusterbits))
+      return corrupted("lcluster clusterofs beyond the lcluster", ino.nid, pos, m.clusterofs);
+    m.pblk = u;
+  }
+  return {};
+}
+
+// Entry `i` of a compact pack: the `lobits` low bits, and the 2-bit type above them.
+inline std::uint32_t z_compact_entry(const std::byte* pack, unsigned lobits, unsigned bitpos,
+                                     unsigned& type) noexcept {
+  const std::uint32_t v = load_le32(pack + bitpos / 8) >> (bitpos & 7);
+  type = (v >> lobits) & 3;
+  return v & ((std::uint32_t{1} << lobits) - 1);
+}
+
+inline status z_load_compact(const image& img, const inode& ino, z_recorder& m,
+                             std::uint64_t lcn, bool lookahead) noexcept {
+  const z_info& z = ino.z;
+  const unsigned lbits = z.lclusterbits;
+  const std::uint64_t ebase = z.header_pos + 8;
+  // Linux sizes the array in blocks, not lclusters (erofs_iblks).
+  const std::uint64_t totalidx = div_round_up(ino.size, img.block_size());
+  if (lcn >= totalidx)
+    return corrupted("lcluster beyond the compact index array", ino.nid, ebase, lcn);
+  if (lbits > 14)
+    return unsupported("compact indexes with lclusters above 16 KiB", ino.nid, z.header_pos, lbits);
+  const std::uint64_t c4_init = ((32 - ebase % 32) / 4) & 7;
+  std::uint64_t c2 = 0;
+  if ((z.advise & disk::z_advise_compacted_2b) && c4_init < totalidx)
+    c2 = round_down(totalidx - c4_init, 16);
+  std::uint64_t pos = ebase, idx = lcn;
+  unsigned shift = 2;
+  if (idx >= c4_init) {
+    pos += 4 * c4_init;
+    idx -= c4_init;
+    if (idx < c2) {
+      shift = 1;
+    } else {
+      pos += 2 * c2;
+      idx -= c2;
+    }
+  }
+  pos += idx << shift;  // idx < totalidx < 2^60: cannot overflow
+  unsigned vcnt;
+  if (shift == 2) {
+    vcnt = 2;
+  } else if (lbits <= 12) {
+    vcnt = 16;
+  } else {
+    return unsupported("2-byte compact indexes with lclusters above 4 KiB", ino.nid,
+                       z.header_pos, lbits);
+  }
+  const unsigned packbytes = vcnt << shift;
+  const std::uint64_t packstart = round_down(pos, packbytes);
+  std::byte pack[32];
+  EROFSFS_TRY(detail::core(img).read_meta(packstart, std::span(pack, packbytes), ino.in_metabox, ino.nid));
+  m.lcn = lcn;
+  m.nextpackoff = packstart + packbytes;
+  const unsigned lobits = lbits > 12 ? lbits : 12;
+  const unsigned encodebits = (packbytes - 4) * 8 / vcnt;
+  int i = static_cast<int>((pos - packstart) >> shift);
+  unsigned type;
+  std::uint32_t lo = z_compact_entry(pack, lobits, encodebits * i, type);
+  m.type = type;
+  const bool big = (z.advise & disk::z_advise_big_pcluster_1) != 0;
+  if (type == disk::z_lcluster_type_nonhead) {
+    m.clusterofs = std::uint32_t{1} << lbits;
+    if (lookahead) {
+      // delta1: the NONHEAD run from here to the end of the pack, plus what the pack's last
+      // entry says lies beyond it.
+      std::uint32_t d1 = 0, l = 0;
+      int j = i;
+      bool head_seen = false;
+      for (; j < static_cast<int>(vcnt); ++j) {  // bounded: vcnt <= 16
+        unsigned t;
+        l = z_compact_entry(pack, lobits, encodebits * j, t);
+        if (t != disk::z_lcluster_type_nonhead) {
+          head_seen = true;
+          break;
+        }
+        ++d1;
+      }
+      if (!head_seen && !(l & disk::z_li_d0_cblkcnt)) d1 += l - 1;
+      m.delta1 = d1 & 0xFFFF;  // a u16 in Linux too (l == 0 wraps there as well)
+    }
+    if (lo & disk::z_li_d0_cblkcnt) {
+      if (!big) return corrupted("CBLKCNT in an inode without big pclusters", ino.nid, pos, lcn);
+      m.compressedblks = lo & ~std::uint32_t{disk::z_li_d0_cblkcnt};
+      m.delta0 = 1;
+      return {};
+    }
+    if (i + 1 != static_cast<int>(vcnt)) {
+      m.delta0 = lo;
+      return {};
+    }
+    // The pack's last entry holds delta1, not delta0: derive delta0 from its neighbour.
+    unsigned t;
+    lo = z_compact_entry(pack, lobits, encodebits * (i - 1), t);
+    if (t != disk::z_lcluster_type_nonhead)
+      lo = 0;
+    else if (lo & disk::z_li_d0_cblkcnt)
+      lo = 1;
+    m.delta0 = lo + 1;
+    return {};
+  }
+  m.clusterofs = lo;
+  m.delta0 = 0;
+  // The pack's base address counts blocks up to its first pcluster; add those whose heads
+  // (or CBLKCNTs) come before entry i. Every step lowers i, so this ends within vcnt steps.
+  std::uint64_t nblk;
+  if (!big) {
+    nblk = 1;
+    while (i > 0) {
+      --i;
+      unsigned t;
+      const std::uint32_t v = z_compact_entry(pack, lobits, encodebits * i, t);
+      if (t == disk::z_lcluster_type_nonhead) i -= static_cast<int>(v);
+      if (i >= 0) ++nblk;
+    }
+  } else {
+    nblk = 0;
+    while (i > 0) {
+      --i;
+      unsigned t;
+      const std::uint32_t v = z_compact_entry(pack, lobits, encodebits * i, t);
+      if (t == disk::z_lcluster_type_nonhead) {
+        if (v & disk::z_li_d0_cblkcnt) {
+          --i;
+          nblk += v & ~std::uint32_t{disk::z_li_d0_cblkcnt};
+          continue;
+        }
+        if (v <= 1)  // a big-pcluster pack never stores a plain delta0 of 0 or 1
+          return corrupted("bogus delta0 in a big-pcluster compact pack", ino.nid, packstart, v);
+        i -= static_cast<int>(v) - 2;
+        continue;
+      }
+      ++nblk;
+    }
+  }
+  m.pblk = std::uint64_t{load_le32(pack + packbytes - 4)} + nblk;
+  return {};
+}
+
+inline status z_load(const image& img, const inode& ino, z_recorder& m, std::uint64_t lcn,
+                     bool lookahead) noexcept {
+  if (ino.layout == data_layout::compressed_full) return z_load_full(img, ino, m, lcn);
+  return z_load_compact(img, ino, m, lcn, lookahead);
+}
+
+// Walks back from m.lcn by `distance` until a HEAD-type lcluster; returns the extent start.
+// Each step moves back by at least one lcluster, and the walk stops once it spans more than
+// the longest extent the kernel accepts.
+inline result<std::uint64_t> z_lookback(const image& img, const inode& ino, z_recorder& m,
+                                        std::uint32_t distance) noexcept {
+  const unsigned lbits = ino.z.lclusterbits;
+  const std::uint64_t start = m.lcn;
+  while (distance != 0 && m.lcn >= distance) {
+    const std::uint64_t lcn = m.lcn - distance;
+    if (((start - lcn) << lbits) > z_max_walk + (std::uint64_t{1} << lbits))
+      return unsupported("compressed extent longer than 12 MiB", ino.nid, ino.z.header_pos, lcn);
+    EROFSFS_TRY(z_load(img, ino, m, lcn, false));
+    if (m.type == disk::z_lcluster_type_nonhead) {
+      distance = m.delta0;
+      continue;
+    }
+    m.headtype = m.type;
+    return (lcn << lbits) | m.clusterofs;
+  }
+  return corrupted("bogus lcluster lookback distance", ino.nid, ino.z.header_pos, m.lcn);
+}
+
+// Blocks of the pcluster whose HEAD was just loaded into m (§12.6 step 5).
+inline status z_compressed_len(const image& img, const inode& ino, z_recorder& m,
+                               z_map& r) noexcept {
+  const z_info& z = ino.z;
+  const bool big1 = (z.advise & disk::z_advise_big_pcluster_1) != 0;
+  const bool big2 = (z.advise & disk::z_advise_big_pcluster_2) != 0;
+  const std::uint64_t lcn = m.lcn + 1;
+  if ((m.headtype == disk::z_lcluster_type_head1 && !big1) ||
+      ((m.headtype == disk::z_lcluster_type_plain || m.headtype == disk::z_lcluster_type_head2) &&
+       !big2) ||
+      (lcn << z.lclusterbits) >= ino.size)
+    m.compressedblks = 1;
+  if (!m.compressedblks) {
+    EROFSFS_TRY(z_load(img, ino, m, lcn, false));
+    if (m.type == disk::z_lcluster_type_nonhead && m.delta0 != 1)
+      return corrupted("bogus CBLKCNT lcluster after a head", ino.nid, z.header_pos, lcn);
+    if (m.type != disk::z_lcluster_type_nonhead || !m.compressedblks) m.compressedblks = 1;
+  }
+  r.plen = std::uint64_t{m.compressedblks} << img.blkszbits();
+  return {};
+}
+
+// Exact extent length (§12.6 step 8): forward to the next HEAD-type lcluster or EOF.
+inline status z_decompressed_len(const image& img, const inode& ino, z_recorder& m,
+                                 z_map& r) noexcept {
+  const unsigned lbits = ino.z.lclusterbits;
+  const std::uint64_t headlcn = r.la >> lbits;
+  std::uint64_t lcn = m.lcn;
+  while (true) {  // bounded: lcn grows by >= 1 and the walk is capped at 12 MiB
+    if ((lcn << lbits) >= ino.size) {
+      r.llen = ino.size - r.la;
+      return {};
+    }
+    if ((lcn << lbits) - (headlcn << lbits) > z_max_walk + (std::uint64_t{1} << lbits))
+      return unsupported("compressed extent longer than 12 MiB", ino.nid, ino.z.header_pos, lcn);
+    EROFSFS_TRY(z_load(img, ino, m, lcn, true));
+    if (m.type == disk::z_lcluster_type_nonhead) {
+      if (m.delta1 == 0) m.delta1 = 1;  // pre-1.0 mkfs wrote 0 here; Linux accepts it
+    } else {
+      if (lcn != headlcn) break;
+      m.delta1 = 1;
+    }
+    lcn += m.delta1;
+  }
+  r.llen = (lcn << lbits) + m.clusterofs - r.la;
+  return {};
+}
+
+// §12.6 for lcluster-index layouts. `findtail` is the once-per-inode lookup of the tail
+// extent (z_erofs_map_blocks_fo with EROFS_GET_BLOCKS_FINDTAIL); it records into `tail`.
+inline result<z_map> z_map_lcluster(const image& img, const inode& ino, std::uint64_t ofs,
+                                    bool findtail, z_info* tail) noexcept {
+  const z_info& z = ino.z;
+  const bool fragment = (z.advise & disk::z_advise_fragment_pcluster) != 0;
+  const bool ztail = z.idata_size != 0;
+  const unsigned lbits = z.lclusterbits;
+  z_map r;
+  if (fragment && !findtail && z.tail_head_lcn == 0) {
+    r.fragment = true;
+    r.llen = ino.size;
+    r.fragment_off = z.fragment_offset;
+    return r;
+  }
+  z_recorder m;
+  const std::uint64_t initial_lcn = ofs >> lbits;
+  const std::uint64_t endoff = ofs & ((std::uint64_t{1} << lbits) - 1);
+  EROFSFS_TRY(z_load(img, ino, m, initial_lcn, false));
+  const std::uint64_t inline_pos = m.nextpackoff;  // ztailpacking: the inline pcluster follows
+  std::uint64_t end = (m.lcn + 1) << lbits;
+  if (m.type != disk::z_lcluster_type_nonhead && endoff >= m.clusterofs) {
+    m.headtype = m.type;
+    r.la = (m.lcn << lbits) | m.clusterofs;
+    // ztailpacking files may end with an lcluster holding two extents and the inline tail.
+    if (ztail && end > ino.size) end = ino.size;
+  } else {
+    std::uint32_t distance = m.delta0;
+    if (m.type != disk::z_lcluster_type_nonhead) {
+      if (m.lcn == 0)
+        return corrupted("lcluster 0 does not start an extent", ino.nid, z.header_pos, ofs);
+      end = (m.lcn << lbits) | m.clusterofs;
+      distance = 1;
+    }
+    EROFSFS_TRY_ASSIGN(r.la, z_lookback(img, ino, m, distance));
+  }
+  r.partial = m.partialref;
+  r.llen = end - r.la;
+  r.mapped = true;
+  std::uint64_t tail_head_lcn = z.tail_head_lcn;
+  if (findtail) {
+    tail_head_lcn = m.lcn;
+    tail->tail_head_lcn = m.lcn;
+    if (ztail) tail->inline_pos = inline_pos;
+    // Full indexes keep the fragment offset's high 32 bits in the tail head's blkaddr.
+    if (fragment && ino.layout == data_layout::compressed_full)
+      tail->fragment_offset |= m.pblk << 32;
+  }
+  const std::uint64_t bs = img.block_size();
+  if (ztail && m.lcn == tail_head_lcn) {
+    r.meta = true;
+    r.pa = findtail ? tail->inline_pos : z.inline_pos;
+    r.plen = z.idata_size;
+    if ((r.pa & (bs - 1)) + r.plen > bs)
+      return corrupted("inline pcluster crosses a block boundary", ino.nid, r.pa, r.plen);
+  } else if (fragment && m.lcn == tail_head_lcn) {
+    r.mapped = false;
+    r.fragment = true;
+    r.fragment_off = findtail ? tail->fragment_offset : z.fragment_offset;
+    r.llen = ino.size - r.la;
+    return r;
+  } else {
+    if (!checked_shl(m.pblk, img.blkszbits(), r.pa))
+      return corrupted("pcluster address overflows", ino.nid, z.header_pos, m.pblk);
+    EROFSFS_TRY(z_compressed_len(img, ino, m, r));
+  }
+  if (m.headtype == disk::z_lcluster_type_plain) {
+    if (r.llen > r.plen)
+      return corrupted("plain extent longer than its pcluster", ino.nid, r.pa, r.llen);
+    r.alg = (z.advise & disk::z_advise_interlaced_pcluster) ? z_alg_interlaced : z_alg_shifted;
+  } else if (m.headtype == disk::z_lcluster_type_head2) {
+    r.alg = z.algorithm_head2;
+  } else {
+    r.alg = z.algorithm_head1;
+  }
+  if (!findtail) EROFSFS_TRY(z_decompressed_len(img, ino, m, r));
+  return r;
+}
+
+// §12.13: encoded extent records.
+inline result<z_map> z_map_records(const image& img, const inode& ino, std::uint64_t ofs) noexcept {
+  const z_info& z = ino.z;
+  const unsigned recsz = z.extent_recsz;
+  const std::uint64_t lsize = std::uint64_t{1} << z.lclusterbits;
+  std::uint64_t pos;
+  if (!checked_round_up(z.header_pos + 8, recsz, pos))
+    return corrupted("extent record position overflows", ino.nid, z.header_pos);
+  std::uint64_t lend = ino.size, lstart, plen_raw = 0, pa = 0;
+  bool last;
+  if (recsz <= 8) {
+    const std::uint64_t k = ofs >> z.lclusterbits;  // the record holding ofs
+    if (recsz == 4) {
+      // A base address, then one u32 plen per lcluster packed back to back: the extent starts
+      // after the pclusters of the k records before it. Read in batches (bounded memory).
+      std::byte base[8];
+      EROFSFS_TRY(detail::core(img).read_meta(pos, base, ino.in_metabox, ino.nid));
+      pa = load_le64(base);
+      std::byte batch[1024];
+      std::uint64_t j = 0;
+      while (j <= k) {  // bounded: k < number of lclusters, each pass consumes >= 1 record
+        const std::uint64_t n = std::min<std::uint64_t>(k + 1 - j, sizeof batch / 4);
+        std::uint64_t at;
+        if (!checked_mul(j, 4, at) || !checked_add(pos + 8, at, at))
+          return corrupted("extent record position overflows", ino.nid, pos, j);
+        EROFSFS_TRY(detail::core(img).read_meta(at, std::span(batch, n * 4), ino.in_metabox, ino.nid));
+        for (std::uint64_t i = 0; i < n; ++i, ++j) {
+          plen_raw = load_le32(batch + 4 * i);
+          if (j < k && !checked_add(pa, plen_raw & disk::z_extent_plen_mask, pa))
+            return corrupted("extent physical address overflows", ino.nid, pos, j);
+        }
+      }
+    } else {
+      std::uint64_t at;
+      if (!checked_mul(k, 8, at) || !checked_add(pos, at, at))
+        return corrupted("extent record position overflows", ino.nid, pos, k);
+      std::byte rec[8];
+      EROFSFS_TRY(detail::core(img).read_meta(at, rec, ino.in_metabox, ino.nid));
+      plen_raw = load_le32(rec);
+      pa = load_le32(rec + 4);
+    }
+    lstart = (k + 1) * lsize;
+    std::uint64_t rounded;
+    if (!checked_round_up(lend, lsize, rounded))
+      return corrupted("i_size overflows", ino.nid, ino.pos, ino.size);
+    last = lstart >= rounded;
+    if (lstart < lend) lend = lstart;
+    lstart -= lsize;
+  } else {
+    lstart = lend;
+    std::uint64_t l = 0, r = z.extent_count;
+    while (l < r) {  // binary search: at most 64 probes
+      const std::uint64_t mid = l + (r - l) / 2;
+      std::uint64_t at;
+      if (!checked_mul(mid, recsz, at) || !checked_add(pos, at, at))
+        return corrupted("extent record position overflows", ino.nid, pos, mid);
+      std::byte rec[sizeof(disk::z_extent)];
+      EROFSFS_TRY(detail::core(img).read_meta(at, std::span(rec, recsz), ino.in_metabox, ino.nid));
+      const auto e = disk::load<disk::z_extent>(rec);  // fields past recsz are unused
+      std::uint64_t la = e.lstart_lo.get();
+      const std::uint64_t p = e.pstart_lo.get() | (std::uint64_t{e.pstart_hi.get()} << 32);
+      if (recsz > 16) la |= std::uint64_t{e.lstart_hi.get()} << 32;
+      if (la > ofs) {
+        r = mid;
+        if (la > lend)
+          return corrupted("extent records out of order or past i_size", ino.nid, at, la);
+        lend = la;
+      } else {
+        l = mid + 1;
+        if (la == ofs) r = l + 1 < r ? l + 1 : r;
+        lstart = la;
+        plen_raw = e.plen.get();
+        pa = p;
+      }
+    }
+    last = l >= z.extent_count;
+  }
+  z_map m;
+  m.la = ofs;
+  if (lstart < lend) {
+    m.la = lstart;
+    if (last && (z.advise & disk::z_advise_fragment_pcluster)) {
+      m.fragment = true;
+      m.fragment_off = plen_raw;
+      if (recsz > 4) m.fragment_off |= pa << 32;
+      m.llen = ino.size - m.la;
+      return m;
+    }
+    if (plen_raw & disk::z_extent_plen_mask) {
+      m.mapped = true;
+      const unsigned fmt = static_cast<unsigned>(plen_raw >> disk::z_extent_plen_fmt_bit);
+      m.pa = pa;
+      m.plen = plen_raw & disk::z_extent_plen_mask;
+      const std::uint64_t bmask = img.block_size() - 1;
+      if (fmt)
+        m.alg = fmt - 1;
+      else if ((z.advise & disk::z_advise_interlaced_pcluster) && !(pa & bmask) &&
+               !(m.plen & bmask))
+        m.alg = z_alg_interlaced;
+      else
+        m.alg = z_alg_shifted;
+      m.partial = (plen_raw & disk::z_extent_plen_partial) != 0;
+    }
+  }
+  m.llen = lend - m.la;
+  if (m.mapped && m.alg >= z_alg_shifted && m.llen > m.plen)
+    return corrupted("plain extent longer than its pcluster", ino.nid, m.pa, m.llen);
+  return m;
+}
+
+}  // namespace detail
+
+// Decodes the map header of a compressed inode into ino.z (§12.2) and, for ztailpacking and
+// fragment files, locates the tail extent (§12.6 step 0).
+inline status zmap_init(const image& img, inode& ino) noexcept {
+  z_info& z = ino.z;
+  z = z_info{};
+  if (!checked_round_up(ino.tail_area_pos(), 8, z.header_pos))
+    return corrupted("map header position overflows", ino.nid, ino.pos);
+  // Linux reads the header only when mapping an offset below i_size: never for empty files.
+  if (ino.size == 0) {
+    z.lclusterbits = img.blkszbits();
+    z.ready = true;
+    return {};
+  }
+  std::byte h[8];
+  EROFSFS_TRY(detail::core(img).read_meta(z.header_pos, h, ino.in_metabox, ino.nid));
+  const std::uint8_t clusterbits = load_u8(h + 7);
+  if (clusterbits & disk::z_fragment_inode_bit) {
+    z.advise = disk::z_advise_fragment_pcluster;
+    z.whole_fragment = true;
+    z.fragment_offset = load_le64(h) & ~(std::uint64_t{1} << 63);
+    z.tail_head_lcn = 0;
+    z.lclusterbits = img.blkszbits();
+    z.ready = true;
+    return {};
+  }
+  z.advise = load_le16(h + 4);
+  z.lclusterbits = img.blkszbits() + (clusterbits & 15u);
+  if (ino.layout == data_layout::compressed_full && (z.advise & disk::z_advise_extents)) {
+    z.extent_count = load_le32(h) | (std::uint64_t{load_le16(h + 6)} << 32);
+    z.extent_recsz = 4u << ((z.advise >> disk::z_advise_extrecsz_bit) & disk::z_advise_extrecsz_mask);
+    // With 16/32-byte records byte 7 belongs to the extent count; no lcluster size is used.
+    if (z.extent_recsz >= 16) z.lclusterbits = img.blkszbits();
+    if (z.lclusterbits > 31)
+      return unsupported("lcluster size above 2 GiB", ino.nid, z.header_pos, z.lclusterbits);
+    z.ready = true;
+    return {};
+  }
+  if (z.lclusterbits > 31)
+    return unsupported("lcluster size above 2 GiB", ino.nid, z.header_pos, z.lclusterbits);
+  z.algorithm_head1 = load_u8(h + 6) & 15u;
+  z.algorithm_head2 = load_u8(h + 6) >> 4;
+  if (z.advise & disk::z_advise_fragment_pcluster)
+    z.fragment_offset = load_le32(h);
+  else if (z.advise & disk::z_advise_inline_pcluster)
+    z.idata_size = load_le16(h + 2);
+  const std::uint16_t big = disk::z_advise_big_pcluster_1 | disk::z_advise_big_pcluster_2;
+  if ((z.advise & big) && !img.sb().has_incompat(disk::incompat_big_pcluster))
+    return corrupted("big pclusters without the superblock feature", ino.nid, z.header_pos,
+                     z.advise);
+  if (ino.layout == data_layout::compressed_compact && (z.advise & big) && (z.advise & big) != big)
+    return corrupted("compact indexes with only one big-pcluster advise bit", ino.nid,
+                     z.header_pos, z.advise);
+  if (z.idata_size || (z.advise & disk::z_advise_fragment_pcluster)) {
+    z_info found = z;
+    auto tail = detail::z_map_lcluster(img, ino, ino.size - 1, true, &found);
+    if (!tail) return tail.error();
+    z = found;
+  }
+  z.ready = true;
+  return {};
+}
+
+// The extent of compressed inode `ino` containing `offset` (< ino.size).
+inline result<extent> zmap_extent(const image& img, const inode& ino, std::uint64_t offset) noexcept {
+  const z_info& z = ino.z;
+  if (!z.ready)
+    return make_error(errc::invalid_argument, "compressed inode not prepared by zmap_init",
+                      ino.nid);
+  if (offset >= ino.size)
+    return make_error(errc::invalid_argument, "offset at or beyond end of file", ino.nid,
+                      error::unknown, offset);
+  detail::z_map m;
+  if (z.extent_recsz) {
+    EROFSFS_TRY_ASSIGN(m, detail::z_map_records(img, ino, offset));
+  } else {
+    EROFSFS_TRY_ASSIGN(m, detail::z_map_lcluster(img, ino, offset, false, nullptr));
+  }
+  extent e;
+  e.logical = m.la;
+  e.length = m.llen;
+  if (e.logical > offset || e.end() <= offset || e.end() < e.logical)
+    return corrupted("compressed extent misses the offset", ino.nid, z.header_pos, offset);
+  // An extent claiming bytes past i_size (only a malformed last HEAD can) is cut there; its
+  // pcluster then decodes with partial semantics.
+  bool cut = false;
+  if (e.end() > ino.size) {
+    e.length = ino.size - e.logical;
+    cut = true;
+  }
+  if (m.fragment) {
+    e.kind = extent_kind::fragment;
+    e.physical = m.fragment_off;
+    e.physical_length = e.length;
+    return e;
+  }
+  if (!m.mapped) return e;  // hole
+
+  // Sanity checks of z_erofs_map_sanity_check().
+  if (m.alg < disk::compression_max) {
+    if (!(img.sb().available_compr_algs & (1u << m.alg)))
+      return corrupted("compression algorithm not enabled in the superblock", ino.nid,
+                       z.header_pos, m.alg);
+  } else if (m.alg > detail::z_alg_interlaced) {
+    return unsupported("unknown compression algorithm", ino.nid, z.header_pos, m.alg);
+  }
+  if (m.plen > disk::pcluster_max_size)
+    return unsupported("pcluster larger than 1 MiB", ino.nid, m.pa, m.plen);
+  if (m.llen > disk::pcluster_max_dsize)
+    return unsupported("compressed extent longer than 12 MiB", ino.nid, m.pa, m.llen);
+  std::uint64_t pend;
+  if (!checked_add(m.pa, m.plen, pend) || (!m.meta && (pend >> img.blkszbits()) >= (1ull << 48)))
+    return corrupted("pcluster beyond 48-bit block addresses", ino.nid, m.pa, m.plen);
+
+  if (m.alg == detail::z_alg_shifted) {
+    e.physical_length = e.length;
+  } else {
+    e.physical_length = m.plen;
+    e.kind = extent_kind::encoded;
+    if (m.alg == detail::z_alg_interlaced) {
+      e.flags |= extent_flags::interlaced;
+      e.algorithm = algorithm_interlaced;
+    } else {
+      e.algorithm = static_cast<std::uint8_t>(m.alg);
+    }
+    if (m.partial || cut) e.flags |= extent_flags::partial_ref;
+  }
+  if (m.meta) {
+    if (e.kind != extent_kind::encoded) e.kind = extent_kind::inline_data;
+    else e.flags |= extent_flags::in_metadata;
+    if (ino.in_metabox) e.flags |= extent_flags::in_metabox;
+    e.physical = m.pa;
+    return e;
+  }
+  if (e.kind != extent_kind::encoded) e.kind = extent_kind::mapped;
+  EROFSFS_TRY_ASSIGN(const device_address at, detail::core(img).resolve(0, m.pa, ino.nid));
+  if (at.contiguous < m.plen)
+    return corrupted("pcluster crosses a device boundary", ino.nid, m.pa, m.plen);
+  e.device = at.device;
+  e.physical = at.offset;
+  return e;
+}
+
+}  // namespace erofsfs

@@ -1,0 +1,150 @@
+// The mapper (L4): file offset -> extent, for every data layout, with device resolution.
+// Flat (§6) and chunk-based (§7) layouts are here; compressed layouts are in zmap.hpp.
+//
+// map_extent() returns the extent that contains `offset`. Every value read from the image is
+// range-checked; every address computation is overflow-checked; extents never cross a device
+// boundary of the unified address space.
+#pragma once
+
+#include <cstdint>
+
+#include "../base/bytes.hpp"
+#include "../base/error.hpp"
+#include "extent.hpp"
+#include "../format/disk.hpp"
+#include "../core/image.hpp"
+#include "../format/inode.hpp"
+#include "compressed_map.hpp"
+
+namespace erofsfs {
+
+namespace detail {
+
+// Builds a `mapped` extent for file bytes [l0, l1) stored at unified/device address p0, clipped
+// to the device region that holds `offset` (l0 <= offset < l1).
+inline result<extent> mapped_extent(const image& img, const inode& ino, std::uint16_t raw_device,
+                                    std::uint64_t p0, std::uint64_t l0, std::uint64_t l1,
+                                    std::uint64_t offset) noexcept {
+  std::uint64_t end;
+  if (!checked_add(p0, l1 - l0, end))
+    return corrupted("data address overflows", ino.nid, ino.pos, p0);
+  EROFSFS_TRY_ASSIGN(const device_address at,
+                     detail::core(img).resolve(raw_device, p0 + (offset - l0), ino.nid));
+  extent e;
+  e.kind = extent_kind::mapped;
+  e.device = at.device;
+  // resolve() reports only the distance to the next region boundary, so the start of the run
+  // is resolved too, to find out whether a boundary lies between it and the query point.
+  std::uint64_t start_l = l0;
+  if (offset != l0) {
+    // The run starts in another region (or one we cannot read): begin the extent at the query.
+    auto first = detail::core(img).resolve(raw_device, p0, ino.nid);
+    if (!first || first->device != at.device || first->contiguous <= offset - l0 ||
+        at.offset - first->offset != offset - l0)
+      start_l = offset;
+  }
+  e.logical = start_l;
+  e.physical = at.offset - (offset - start_l);
+  const std::uint64_t forward = l1 - offset;
+  e.length = (offset - start_l) + (at.contiguous < forward ? at.contiguous : forward);
+  e.physical_length = e.length;
+  return e;
+}
+
+inline result<extent> map_flat(const image& img, const inode& ino, std::uint64_t offset) noexcept {
+  const unsigned bits = img.blkszbits();
+  const std::uint64_t bs = img.block_size();
+  extent e;
+  if (ino.layout == data_layout::flat_plain && ino.startblk == inode::hole_startblk) {
+    e.kind = extent_kind::hole;
+    e.length = ino.size;
+    return e;
+  }
+  const std::uint64_t nblocks = div_round_up(ino.size, bs);
+  const bool tailpacking = ino.layout == data_layout::flat_inline;
+  const std::uint64_t tail_start = (nblocks - (tailpacking ? 1 : 0)) << bits;  // <= size rounded
+  if (offset < tail_start) {
+    std::uint64_t p0;
+    if (!checked_shl(ino.startblk, bits, p0))
+      return corrupted("start block address overflows", ino.nid, ino.pos, ino.startblk);
+    return mapped_extent(img, ino, 0, p0, 0, tail_start < ino.size ? tail_start : ino.size,
+                         offset);
+  }
+  // §6.2: the tail follows the inline xattrs and must sit inside one block.
+  const std::uint64_t tail_pos = ino.tail_area_pos();
+  const std::uint64_t tail_len = ino.size - tail_start;
+  if ((tail_pos & (bs - 1)) + tail_len > bs)
+    return corrupted("inline data crosses a block boundary", ino.nid, tail_pos, tail_len);
+  e.kind = extent_kind::inline_data;
+  e.logical = tail_start;
+  e.length = tail_len;
+  e.physical = tail_pos;
+  e.physical_length = tail_len;
+  if (ino.in_metabox) e.flags |= extent_flags::in_metabox;
+  return e;
+}
+
+inline result<extent> map_chunk(const image& img, const inode& ino, std::uint64_t offset) noexcept {
+  const bool indexes = (ino.chunk_format & disk::chunk_format_indexes) != 0;
+  const unsigned unit = indexes ? sizeof(disk::inode_chunk_index) : 4;
+  const std::uint64_t chunknr = offset >> ino.chunkbits;
+  std::uint64_t array, rel, pos;
+  if (!checked_round_up(ino.tail_area_pos(), unit, array) || !checked_mul(chunknr, unit, rel) ||
+      !checked_add(array, rel, pos))
+    return corrupted("chunk index position overflows", ino.nid, ino.pos, chunknr);
+  std::byte raw[8];
+  EROFSFS_TRY(detail::core(img).read_meta(pos, std::span(raw, unit), ino.in_metabox, ino.nid));
+
+  const std::uint64_t chunk_size = std::uint64_t{1} << ino.chunkbits;
+  extent e;
+  e.logical = chunknr << ino.chunkbits;
+  const std::uint64_t left = ino.size - e.logical;
+  e.length = left < chunk_size ? left : chunk_size;
+
+  std::uint64_t blk;
+  std::uint16_t raw_device = 0;
+  if (indexes) {
+    const auto idx = disk::load<disk::inode_chunk_index>(raw);
+    const std::uint64_t mask = (ino.chunk_format & disk::chunk_format_48bit)
+                                   ? disk::null_addr_48
+                                   : std::uint64_t{disk::null_addr};
+    blk = ((std::uint64_t{idx.startblk_hi.get()} << 32) | idx.startblk_lo.get()) & mask;
+    if (blk == mask) return e;  // hole
+    raw_device = idx.device_id.get() & img.device_id_mask();
+  } else {
+    blk = load_le32(raw);
+    if (blk == disk::null_addr) return e;  // hole
+  }
+  std::uint64_t p0;
+  if (!checked_shl(blk, img.blkszbits(), p0))
+    return corrupted("chunk block address overflows", ino.nid, pos, blk);
+  return mapped_extent(img, ino, raw_device, p0, e.logical, e.end(), offset);
+}
+
+}  // namespace detail
+
+// The extent of `ino` that contains file offset `offset` (< ino.size).
+inline result<extent> map_extent(const image& img, const inode& ino, std::uint64_t offset) noexcept {
+  if (!ino.has_data())
+    return make_error(errc::invalid_argument, "inode type has no data", ino.nid);
+  if (offset >= ino.size)
+    return make_error(errc::invalid_argument, "offset at or beyond end of file", ino.nid,
+                      error::unknown, offset);
+  switch (ino.layout) {
+    case data_layout::flat_plain:
+    case data_layout::flat_inline: return detail::map_flat(img, ino, offset);
+    case data_layout::chunk_based: return detail::map_chunk(img, ino, offset);
+    case data_layout::compressed_full:
+    case data_layout::compressed_compact: return zmap_extent(img, ino, offset);
+  }
+  return make_error(errc::internal, "unhandled data layout", ino.nid);
+}
+
+// Reads inode `nid`, ready for mapping (compressed inodes get their map header decoded).
+inline result<inode> read_inode(const image& img, std::uint64_t nid) noexcept {
+  EROFSFS_TRY_ASSIGN(inode ino, detail::core(img).load_inode(nid));
+  if (ino.has_data() && ino.is_compressed()) EROFSFS_TRY(zmap_init(img, ino));
+  return ino;
+}
+
+}  // namespace erofsfs
