@@ -60,15 +60,6 @@ inline status read_from_extent(const image& img, const inode& ino, const extent&
   return make_error(errc::internal, "unhandled extent kind", ino.nid);
 }
 
-// Every extent the mapper returns must contain the offset it was asked about; anything else is
-// a bug in the mapper, and looping on it could hang.
-inline status check_extent_covers(const inode& ino, const extent& ext, std::uint64_t pos) noexcept {
-  if (ext.logical > pos || ext.end() <= pos || ext.end() < ext.logical)
-    return make_error(errc::internal, "mapper returned an extent that misses the offset", ino.nid,
-                      error::unknown, pos);
-  return {};
-}
-
 }  // namespace detail
 
 // Reads up to out.size() bytes at file offset `offset`. Returns the bytes read: fewer only at
@@ -80,10 +71,9 @@ inline result<std::size_t> read(const image& img, const inode& ino, std::uint64_
   if (offset >= ino.size) return std::size_t{0};
   const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), ino.size - offset));
   std::size_t done = 0;
-  while (done < n) {  // bounded: every pass consumes >= 1 byte (check_extent_covers)
+  while (done < n) {  // bounded: every pass consumes >= 1 byte (map_extent covers pos)
     const std::uint64_t pos = offset + done;
     EROFSFS_TRY_ASSIGN(const extent ext, map_extent(img, ino, pos));
-    EROFSFS_TRY(detail::check_extent_covers(ino, ext, pos));
     const std::size_t take =
         static_cast<std::size_t>(std::min<std::uint64_t>(n - done, ext.end() - pos));
     EROFSFS_TRY(detail::read_from_extent(img, ino, ext, pos, out.subspan(done, take), ctx));
@@ -103,7 +93,6 @@ inline result<bytes_view> read_view(const image& img, const inode& ino, std::uin
   if (offset >= ino.size) return bytes_view{};
   len = static_cast<std::size_t>(std::min<std::uint64_t>(len, ino.size - offset));
   EROFSFS_TRY_ASSIGN(const extent ext, map_extent(img, ino, offset));
-  EROFSFS_TRY(detail::check_extent_covers(ino, ext, offset));
   if (ext.end() - offset >= len) {
     const std::uint64_t rel = offset - ext.logical;
     if (ext.kind == extent_kind::mapped) {

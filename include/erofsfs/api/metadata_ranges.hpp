@@ -15,6 +15,8 @@
 #include "../map/extent_iterator.hpp"
 #include "../core/image.hpp"
 #include "../format/inode.hpp"
+#include "../format/compressed_index.hpp"
+#include "../format/layout.hpp"
 #include "../map/map_extent.hpp"
 #include "walk.hpp"
 #include "xattr.hpp"
@@ -70,45 +72,6 @@ struct metadata_range {
 
 namespace detail {
 
-// Byte span [pos, end) of a compressed inode's map header and index/extent records (§12.2,
-// §12.4, §12.5, §12.13), from the state zmap_init() decoded.
-inline bool compressed_index_span(const image& img, const inode& ino, std::uint64_t& pos,
-                                  std::uint64_t& len) noexcept {
-  const z_info& z = ino.z;
-  pos = z.header_pos;
-  if (z.whole_fragment) {
-    len = 8;
-    return true;
-  }
-  const unsigned lbits = z.lclusterbits ? z.lclusterbits : img.blkszbits();
-  const std::uint64_t total = ino.size == 0 ? 0 : ((ino.size - 1) >> lbits) + 1;
-  std::uint64_t end = pos + 8;
-  if (z.extent_recsz != 0) {
-    const std::uint64_t rec = z.extent_recsz;
-    const std::uint64_t first = (end + rec - 1) & ~(rec - 1);
-    if (rec >= 16)
-      end = first + z.extent_count * rec;
-    else
-      end = first + (rec == 4 ? 8 : 0) + total * rec;
-  } else if (ino.layout == data_layout::compressed_full) {
-    end = pos + 16 + 8 * total;
-  } else {
-    // Linux sizes the compact array in blocks (erofs_iblks), whatever the lcluster size.
-    const std::uint64_t total = div_round_up(ino.size, img.block_size());
-    const std::uint64_t ebase = pos + 8;
-    const std::uint64_t c4_init = ((32 - ebase % 32) / 4) & 7;
-    std::uint64_t c2 = 0;
-    if ((z.advise & disk::z_advise_compacted_2b) && c4_init < total)
-      c2 = (total - c4_init) & ~std::uint64_t{15};
-    const std::uint64_t head = std::min(c4_init, total);
-    const std::uint64_t rest = total - head - c2;
-    end = ebase + 4 * head + 2 * c2 + 8 * ((rest + 1) / 2);
-  }
-  if (end < pos) return false;
-  len = end - pos;
-  return true;
-}
-
 template <class Fn>
 status emit_extents(const image& img, const inode& ino, metadata_kind kind, Fn& fn) {
   extent_iterator it(img, ino);
@@ -134,30 +97,33 @@ status emit_inode(const image& img, const inode& ino, Fn& fn) {
   }
   EROFSFS_TRY(for_each_xattr(img, ino, [&](const raw_xattr& x) -> status {
     if (x.shared && !img.sb().has_compat(disk::compat_shared_ea_in_metabox))
-      fn(metadata_range{0, x.pos, (4 + x.suffix.size() + x.value.size() + 3) & ~std::uint64_t{3},
+      fn(metadata_range{0, x.pos,
+                        layout::xattr_entry_size(static_cast<std::uint8_t>(x.suffix.size()),
+                                                 static_cast<std::uint16_t>(x.value.size())),
                         metadata_kind::shared_xattr, nid});
     return {};
   }));
   if (!ino.has_data() || ino.in_metabox) return {};
-  const std::uint64_t bs = img.block_size();
+  const unsigned bits = img.blkszbits();
   switch (ino.layout) {
     case data_layout::flat_plain: break;
     case data_layout::flat_inline:
       if (ino.size)
-        fn(metadata_range{0, ino.tail_area_pos(), ino.size - ((ino.size - 1) & ~(bs - 1)),
+        fn(metadata_range{0, ino.tail_area_pos(), layout::inline_tail_length(ino.size, bits),
                           metadata_kind::inline_data, nid});
       break;
     case data_layout::chunk_based: {
-      const unsigned unit = (ino.chunk_format & disk::chunk_format_indexes) ? 8 : 4;
-      const std::uint64_t chunks = ino.size == 0 ? 0 : ((ino.size - 1) >> ino.chunkbits) + 1;
-      fn(metadata_range{0, (ino.tail_area_pos() + unit - 1) & ~std::uint64_t{unit - 1},
-                        chunks * unit, metadata_kind::chunk_indexes, nid});
+      std::uint64_t pos, len;
+      if (!layout::chunk_array_span(ino.tail_area_pos(), ino.chunk_format, ino.size,
+                                    ino.chunkbits, pos, len))
+        return corrupted("chunk index array overflows", nid, ino.pos);
+      fn(metadata_range{0, pos, len, metadata_kind::chunk_indexes, nid});
       break;
     }
     case data_layout::compressed_full:
     case data_layout::compressed_compact: {
       std::uint64_t pos, len;
-      if (!compressed_index_span(img, ino, pos, len))
+      if (!compressed_index_span(ino.z, ino.layout, ino.size, img.blkszbits(), pos, len))
         return corrupted("compressed index span overflows", nid, ino.pos);
       fn(metadata_range{0, pos, len, metadata_kind::compressed_indexes, nid});
       if (ino.z.idata_size)
@@ -191,7 +157,9 @@ status for_each_metadata_range(const image& img, read_context& ctx, Fn&& fn) {
   if (!img.long_prefixes().empty() && plain_prefixes) {
     std::uint64_t pos = std::uint64_t{sb.xattr_prefix_start} * 4;
     const std::uint64_t start = pos;
-    for (const auto& p : img.long_prefixes()) pos = ((pos + 3) & ~std::uint64_t{3}) + 3 + p.infix.size();
+    for (const auto& p : img.long_prefixes())  // bounded: at most 128 prefixes
+      pos = layout::long_prefix_record_start(pos) +
+            layout::long_prefix_record_size(static_cast<std::uint16_t>(1 + p.infix.size()));
     fn(metadata_range{0, start, pos - start, metadata_kind::long_xattr_prefixes});
   }
   if (const inode* packed = img.packed_inode()) {

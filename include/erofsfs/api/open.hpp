@@ -14,6 +14,7 @@
 #include "../core/image.hpp"
 #include "../codecs/builtin.hpp"
 #include "../map/map_extent.hpp"
+#include "../format/layout.hpp"
 #include "../format/superblock.hpp"
 
 namespace erofsfs {
@@ -152,7 +153,7 @@ struct image_builder {
     };
     c.prefixes.resize(sb.xattr_prefix_count);
     for (auto& p : c.prefixes) {  // bounded: at most 128 prefixes
-      pos = (pos + 3) & ~std::uint64_t{3};
+      pos = layout::long_prefix_record_start(pos);
       std::byte lenb[2];
       EROFSFS_TRY(fetch(pos, lenb));
       const std::uint16_t len = load_le16(lenb);
@@ -162,7 +163,7 @@ struct image_builder {
       EROFSFS_TRY(fetch(pos + 2, std::span(rec, len)));
       p.base_index = load_u8(rec);
       p.infix.assign(reinterpret_cast<const char*>(rec + 1), len - 1u);
-      pos += 2 + len;
+      pos += layout::long_prefix_record_size(len);
     }
     return {};
   }

@@ -16,6 +16,7 @@
 #include "../base/hash.hpp"
 #include "../core/image.hpp"
 #include "../format/inode.hpp"
+#include "../format/layout.hpp"
 
 namespace erofsfs {
 
@@ -59,7 +60,7 @@ result<std::uint64_t> visit_xattr_entry(const image& img, const inode& ino, std:
   EROFSFS_TRY(detail::core(img).read_meta(pos, hdr, in_metabox, ino.nid));
   const auto e = disk::load<disk::xattr_entry>(hdr);
   const std::uint64_t body = std::uint64_t{e.e_name_len} + e.e_value_size.get();
-  const std::uint64_t padded = (sizeof hdr + body + 3) & ~std::uint64_t{3};
+  const std::uint64_t padded = layout::xattr_entry_size(e.e_name_len, e.e_value_size.get());
   if (padded > room) return corrupted("xattr entry larger than its area", ino.nid, pos, padded);
   EROFSFS_TRY_ASSIGN(const bytes_view b,
                      detail::core(img).view_meta(pos + sizeof hdr, static_cast<std::size_t>(body), in_metabox,

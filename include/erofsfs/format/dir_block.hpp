@@ -43,8 +43,7 @@ class dir_block {
     for (std::size_t i = 0; i < b.count_; ++i) {  // bounded: count_ < block size / 12
       EROFSFS_TRY_ASSIGN(const dirent_info e, checked_entry(block, i, b.count_, nameoff0, nid, pos));
       if (i > 0 && dirent_name_compare(prev, e.name) >= 0)
-        return corrupted("dirent names not in increasing order", nid,
-                         pos + load_le16(block.data() + i * sizeof(disk::dirent) + 8));
+        return corrupted("dirent names not in increasing order", nid, pos + dirent_at(block, i).nameoff.get());
       prev = e.name;
     }
     return b;
@@ -61,21 +60,25 @@ class dir_block {
 
   std::size_t size() const noexcept { return count_; }
 
+  // The raw record of entry i; the caller has checked i < the number of records in `block`.
+  static disk::dirent dirent_at(bytes_view block, std::size_t i) noexcept {
+    return disk::load<disk::dirent>(block.data() + i * sizeof(disk::dirent));
+  }
+
   // Entry i < size(); the block was validated by parse().
   dirent_info entry(std::size_t i) const noexcept {
-    constexpr std::size_t de = sizeof(disk::dirent);
-    const std::byte* d = bytes_.data() + i * de;
-    const std::uint32_t off = load_le16(d + 8);
+    const disk::dirent d = dirent_at(bytes_, i);
+    const std::uint32_t off = d.nameoff.get();
     std::size_t len;
     if (i + 1 < count_) {
-      len = load_le16(d + de + 8) - off;
+      len = dirent_at(bytes_, i + 1).nameoff.get() - off;
     } else {
       const void* nul = std::memchr(bytes_.data() + off, 0, bytes_.size() - off);
       len = nul ? static_cast<std::size_t>(static_cast<const std::byte*>(nul) - (bytes_.data() + off))
                 : bytes_.size() - off;
     }
     return {std::string_view(reinterpret_cast<const char*>(bytes_.data() + off), len),
-            load_le64(d), file_type_from_dirent(load_u8(d + 10))};
+            d.nid.get(), file_type_from_dirent(d.file_type)};
   }
 
   // Binary search (names are sorted, checked by parse()).
@@ -99,7 +102,7 @@ class dir_block {
                                              std::uint64_t pos) noexcept {
     constexpr std::size_t de = sizeof(disk::dirent);
     if (block.size() < de) return corrupted("directory block shorter than a dirent", nid, pos);
-    const std::uint32_t nameoff0 = load_le16(block.data() + 8);
+    const std::uint32_t nameoff0 = dirent_at(block, 0).nameoff.get();
     if (nameoff0 == 0 || nameoff0 % de != 0 || nameoff0 >= block.size())
       return corrupted("invalid first dirent nameoff", nid, pos, nameoff0);
     return nameoff0;
@@ -111,11 +114,11 @@ class dir_block {
                                            std::uint32_t nameoff0, std::uint64_t nid,
                                            std::uint64_t pos) noexcept {
     constexpr std::size_t de = sizeof(disk::dirent);
-    const std::byte* d = block.data() + i * de;
-    const std::uint32_t off = load_le16(d + 8);
+    const disk::dirent d = dirent_at(block, i);
+    const std::uint32_t off = d.nameoff.get();
     std::size_t len;
     if (i + 1 < count) {
-      const std::uint32_t next = load_le16(d + de + 8);
+      const std::uint32_t next = dirent_at(block, i + 1).nameoff.get();
       if (off < nameoff0 || next <= off || next > block.size())
         return corrupted("dirent nameoff not increasing", nid, pos + i * de + 8, off);
       len = next - off;
@@ -131,9 +134,9 @@ class dir_block {
     const std::string_view name(reinterpret_cast<const char*>(block.data() + off), len);
     if (name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos)
       return corrupted("dirent name contains '/' or NUL", nid, pos + off);
-    const std::uint8_t ft = load_u8(d + 10);
+    const std::uint8_t ft = d.file_type;
     if (ft >= disk::ft_max) return corrupted("invalid dirent file type", nid, pos + i * de + 10, ft);
-    return dirent_info{name, load_le64(d), file_type_from_dirent(ft)};
+    return dirent_info{name, d.nid.get(), file_type_from_dirent(ft)};
   }
 
   bytes_view bytes_;

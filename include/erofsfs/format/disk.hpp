@@ -217,8 +217,27 @@ inline constexpr std::uint8_t ft_symlink = 7;
 inline constexpr std::uint8_t ft_max = 8;
 
 // --- §12: compressed files --------------------------------------------------------------------
+// Which reading of h_u and of the last two bytes applies depends on h_advise and h_clusterbits
+// (the kernel declares them as unions); the accessors name each reading.
 struct z_map_header {
-  std::byte bytes[8];  // a union: fragment offset / idata size / extent count, advise, algs, bits
+  le32 h_u;  // h_fragmentoff | {h_reserved1, h_idata_size} | h_extents_lo
+  le16 h_advise;
+  std::uint8_t h_algorithmtype;  // bits 0-3: HEAD1 algorithm, 4-7: HEAD2 (or h_extents_hi lo)
+  std::uint8_t h_clusterbits;    // bits 0-3: lclusterbits - blkszbits; bit 7: whole-file fragment
+
+  std::uint32_t fragmentoff() const noexcept { return h_u.get(); }
+  std::uint16_t idata_size() const noexcept { return load_le16(h_u.b + 2); }
+  // Encoded-extent layouts: a 48-bit extent count over h_u and the last two bytes.
+  std::uint64_t extent_count() const noexcept {
+    return h_u.get() | (std::uint64_t{h_algorithmtype} << 32) |
+           (std::uint64_t{h_clusterbits} << 40);
+  }
+  // Whole-file fragments: the 63-bit offset in the packed inode spans all eight bytes.
+  std::uint64_t whole_fragmentoff() const noexcept {
+    std::byte all[8];
+    std::memcpy(all, this, sizeof all);
+    return load_le64(all) & ~(std::uint64_t{1} << 63);
+  }
 };
 
 inline constexpr std::uint16_t z_advise_compacted_2b = 0x0001;
@@ -278,6 +297,7 @@ static_assert(sizeof(xattr_ibody_header) == 12);
 static_assert(sizeof(xattr_entry) == 4);
 static_assert(sizeof(dirent) == 12);
 static_assert(sizeof(z_map_header) == 8);
+static_assert(std::is_trivially_copyable_v<z_map_header> && alignof(z_map_header) == 1);
 static_assert(sizeof(z_lcluster_index) == 8);
 static_assert(sizeof(z_extent) == 32);
 static_assert(std::is_trivially_copyable_v<super_block> && alignof(super_block) == 1);

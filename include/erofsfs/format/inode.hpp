@@ -11,6 +11,7 @@
 #include "../base/bytes.hpp"
 #include "../base/error.hpp"
 #include "disk.hpp"
+#include "layout.hpp"
 #include "superblock.hpp"
 
 namespace erofsfs {
@@ -136,9 +137,6 @@ struct inode {
   }
 };
 
-inline constexpr std::uint32_t xattr_ibody_size(std::uint16_t icount) noexcept {
-  return icount == 0 ? 0 : 12 + 4 * (std::uint32_t{icount} - 1);
-}
 
 // Size of the on-disk inode whose first two bytes (i_format) are in `first2`.
 inline std::uint8_t inode_disk_size(bytes_view first2) noexcept {
@@ -200,7 +198,7 @@ inline result<inode> parse_inode(bytes_view raw, std::uint64_t nid, std::uint64_
       wide_address = false;
     }
   }
-  ino.xattr_isize = xattr_ibody_size(ino.xattr_icount);
+  ino.xattr_isize = layout::xattr_ibody_size(ino.xattr_icount);
   if (ino.size > static_cast<std::uint64_t>(INT64_MAX))
     return corrupted("negative i_size", nid, pos + 8, ino.size);
 

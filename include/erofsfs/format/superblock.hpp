@@ -7,6 +7,7 @@
 #pragma once
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <span>
 #include <string_view>
@@ -79,13 +80,33 @@ struct superblock {
   }
 };
 
+// Offsets of superblock fields from the superblock's start, for reading a field before the
+// whole superblock is known to be there and for naming where a bad value sits.
+namespace sb_field {
+inline constexpr std::uint64_t blkszbits = offsetof(disk::super_block, blkszbits);
+inline constexpr std::uint64_t sb_extslots = offsetof(disk::super_block, sb_extslots);
+inline constexpr std::uint64_t checksum = offsetof(disk::super_block, checksum);
+inline constexpr std::uint64_t feature_incompat = offsetof(disk::super_block, feature_incompat);
+inline constexpr std::uint64_t u1 = offsetof(disk::super_block, u1);
+inline constexpr std::uint64_t extra_devices = offsetof(disk::super_block, extra_devices);
+inline constexpr std::uint64_t dirblkbits = offsetof(disk::super_block, dirblkbits);
+inline constexpr std::uint64_t xattr_prefix_count = offsetof(disk::super_block, xattr_prefix_count);
+inline constexpr std::uint64_t packed_nid = offsetof(disk::super_block, packed_nid);
+inline constexpr std::uint64_t ishare_xattr_prefix_id =
+    offsetof(disk::super_block, ishare_xattr_prefix_id);
+inline constexpr std::uint64_t rootnid_8b = offsetof(disk::super_block, rootnid_8b);
+inline constexpr std::uint64_t metabox_nid = offsetof(disk::super_block, metabox_nid);
+static_assert(blkszbits == 12 && dirblkbits == 0x5A && rootnid_8b == 0x70 && metabox_nid == 0x80);
+}  // namespace sb_field
+
 // Bytes from offset 1024 that parse_superblock needs, computed from the first 128 of them:
 // the checksummed range (§2.3) or sb_size, whichever is larger. 0 if `first` is too short.
 inline std::uint64_t superblock_read_size(bytes_view first) noexcept {
   if (first.size() < disk::sb_base_size) return 0;
-  unsigned bits = load_u8(first.data() + 12);
+  unsigned bits = load_u8(first.data() + sb_field::blkszbits);
   std::uint64_t sb_size =
-      disk::sb_base_size + std::uint64_t{load_u8(first.data() + 13)} * disk::sb_extslot_size;
+      disk::sb_base_size + std::uint64_t{load_u8(first.data() + sb_field::sb_extslots)} *
+                               disk::sb_extslot_size;
   if (bits < 9 || bits > 30) return sb_size;  // parse_superblock rejects it; don't size from it
   std::uint64_t bs = std::uint64_t{1} << bits;
   std::uint64_t csum_len = bs > 1024 ? bs - 1024 : bs;
@@ -100,7 +121,8 @@ inline result<superblock> parse_superblock(bytes_view area, const limits& lim = 
   // Fields past sb_size are absent, not garbage: copy only what exists (§2.1).
   disk::super_block raw{};
   const std::uint64_t sb_size =
-      disk::sb_base_size + std::uint64_t{load_u8(area.data() + 13)} * disk::sb_extslot_size;
+      disk::sb_base_size + std::uint64_t{load_u8(area.data() + sb_field::sb_extslots)} *
+                               disk::sb_extslot_size;
   // sb_size is checked against area.size() only below, so bound the copy by both.
   std::uint64_t copy = sb_size < sizeof raw ? sb_size : sizeof raw;
   if (copy > area.size()) copy = area.size();
@@ -111,18 +133,18 @@ inline result<superblock> parse_superblock(bytes_view area, const limits& lim = 
     return corrupted("bad superblock magic", error::unknown, at, raw.magic.get());
   sb.blkszbits = raw.blkszbits;
   if (sb.blkszbits < 9)
-    return corrupted("block size below 512 bytes", error::unknown, at + 12, sb.blkszbits);
+    return corrupted("block size below 512 bytes", error::unknown, at + sb_field::blkszbits, sb.blkszbits);
   if (sb.blkszbits > 30 || (std::uint64_t{1} << sb.blkszbits) > lim.max_block_size)
-    return unsupported("block size larger than the configured maximum", error::unknown, at + 12,
+    return unsupported("block size larger than the configured maximum", error::unknown, at + sb_field::blkszbits,
                        sb.blkszbits);
   sb.block_size = std::uint32_t{1} << sb.blkszbits;
   if (raw.dirblkbits != 0)
     return unsupported("directory block size differs from the block size", error::unknown,
-                       at + 0x5A, raw.dirblkbits);
+                       at + sb_field::dirblkbits, raw.dirblkbits);
   sb.sb_size = static_cast<std::uint32_t>(sb_size);
   // Linux reads the superblock from one page; larger extension areas cannot be valid.
   if (sb.sb_size > 4096 - 1024)
-    return corrupted("superblock extension slots exceed a page", error::unknown, at + 13,
+    return corrupted("superblock extension slots exceed a page", error::unknown, at + sb_field::sb_extslots,
                      raw.sb_extslots);
   if (area.size() < superblock_read_size(area))
     return make_error(errc::truncated, "image shorter than the superblock block", error::unknown,
@@ -139,11 +161,11 @@ inline result<superblock> parse_superblock(bytes_view area, const limits& lim = 
     crc = crc32c_raw(crc, zero);
     crc = crc32c_raw(crc, area.subspan(8, len - 8));
     if (crc != sb.checksum)
-      return corrupted("superblock checksum mismatch", error::unknown, at + 4, crc);
+      return corrupted("superblock checksum mismatch", error::unknown, at + sb_field::checksum, crc);
   }
   sb.feature_incompat = raw.feature_incompat.get();
   if (sb.feature_incompat & ~disk::incompat_all)
-    return unsupported("unknown incompatible feature bits", error::unknown, at + 0x50,
+    return unsupported("unknown incompatible feature bits", error::unknown, at + sb_field::feature_incompat,
                        sb.feature_incompat & ~disk::incompat_all);
 
   sb.inos = raw.inos.get();
@@ -164,21 +186,21 @@ inline result<superblock> parse_superblock(bytes_view area, const limits& lim = 
   }
   if ((sb.root_nid & disk::nid_metabox_bit) && !sb.has_metabox())
     return corrupted("root nid in metabox without the metabox feature", error::unknown,
-                     at + 0x70, sb.root_nid);
+                     at + sb_field::rootnid_8b, sb.root_nid);
 
   if (sb.has_packed_inode()) {
     sb.packed_nid = raw.packed_nid.get();
     if (sb.packed_nid & disk::nid_metabox_bit)
-      return corrupted("packed inode nid points into the metabox", error::unknown, at + 0x60,
+      return corrupted("packed inode nid points into the metabox", error::unknown, at + sb_field::packed_nid,
                        sb.packed_nid);
   }
   if (sb.has_metabox()) {
     if (sb.sb_size <= 0x80)
       return corrupted("metabox feature without a superblock extension slot", error::unknown,
-                       at + 13, raw.sb_extslots);
+                       at + sb_field::sb_extslots, raw.sb_extslots);
     sb.metabox_nid = raw.metabox_nid.get();
     if (sb.metabox_nid & disk::nid_metabox_bit)
-      return corrupted("metabox inode nid points into the metabox", error::unknown, at + 0x80,
+      return corrupted("metabox inode nid points into the metabox", error::unknown, at + sb_field::metabox_nid,
                        sb.metabox_nid);
   }
 
@@ -187,14 +209,14 @@ inline result<superblock> parse_superblock(bytes_view area, const limits& lim = 
     sb.xattr_prefix_start = raw.xattr_prefix_start.get();
     // The on-disk index has 7 bits (§9.4).
     if (sb.xattr_prefix_count > 128)
-      return corrupted("more than 128 long xattr prefixes", error::unknown, at + 0x5B,
+      return corrupted("more than 128 long xattr prefixes", error::unknown, at + sb_field::xattr_prefix_count,
                        sb.xattr_prefix_count);
   }
   sb.xattr_filter = sb.has_compat(disk::compat_xattr_filter) && raw.xattr_filter_reserved == 0;
   if (sb.has_compat(disk::compat_ishare_xattrs)) {
     sb.ishare_xattr_prefix_id = raw.ishare_xattr_prefix_id;
     if (sb.ishare_xattr_prefix_id >= sb.xattr_prefix_count)
-      return corrupted("ishare xattr prefix id out of range", error::unknown, at + 0x69,
+      return corrupted("ishare xattr prefix id out of range", error::unknown, at + sb_field::ishare_xattr_prefix_id,
                        sb.ishare_xattr_prefix_id);
   }
 
@@ -202,7 +224,7 @@ inline result<superblock> parse_superblock(bytes_view area, const limits& lim = 
     sb.extra_devices = raw.extra_devices.get();
     sb.devt_slotoff = raw.devt_slotoff.get();
     if (sb.extra_devices > lim.max_extra_devices)
-      return make_error(errc::limit_exceeded, "too many extra devices", error::unknown, at + 0x56,
+      return make_error(errc::limit_exceeded, "too many extra devices", error::unknown, at + sb_field::extra_devices,
                         sb.extra_devices);
   }
 
@@ -213,7 +235,7 @@ inline result<superblock> parse_superblock(bytes_view area, const limits& lim = 
     sb.available_compr_algs = u1;
     if (u1 & ~((1u << disk::compression_max) - 1))
       return unsupported("unknown compression algorithm in available_compr_algs", error::unknown,
-                         at + 0x54, u1);
+                         at + sb_field::u1, u1);
   } else {
     sb.compression.lz4_max_distance = u1;
     if (u1 != 0 || sb.has_incompat(disk::incompat_lz4_0padding)) sb.available_compr_algs = 1;

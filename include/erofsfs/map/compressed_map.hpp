@@ -15,6 +15,7 @@
 #include "extent.hpp"
 #include "../format/disk.hpp"
 #include "../core/image.hpp"
+#include "../format/compressed_index.hpp"
 #include "../format/inode.hpp"
 
 namespace erofsfs {
@@ -25,21 +26,6 @@ namespace detail {
 // two ways of storing plain data.
 inline constexpr unsigned z_alg_shifted = disk::compression_max;
 inline constexpr unsigned z_alg_interlaced = disk::compression_max + 1;
-
-// One decoded lcluster, plus what earlier loads left behind: the kernel keeps compressedblks
-// across loads (a CBLKCNT seen during lookback is reused), and so do we.
-struct z_recorder {
-  std::uint64_t lcn = 0;
-  unsigned type = 0;
-  unsigned headtype = 0;
-  std::uint32_t clusterofs = 0;
-  std::uint32_t delta0 = 0;
-  std::uint32_t delta1 = 0;
-  std::uint64_t pblk = 0;
-  std::uint32_t compressedblks = 0;
-  std::uint64_t nextpackoff = 0;  // end of the index entry / pack last loaded
-  bool partialref = false;
-};
 
 // What one mapping step found, before it becomes an `extent`.
 struct z_map {
@@ -60,173 +46,22 @@ inline constexpr std::uint64_t z_max_walk = disk::pcluster_max_dsize;
 
 inline status z_load_full(const image& img, const inode& ino, z_recorder& m,
                           std::uint64_t lcn) noexcept {
-  const z_info& z = ino.z;
-  std::uint64_t rel, pos;
-  if (!checked_mul(lcn, sizeof(disk::z_lcluster_index), rel) ||
-      !checked_add(z.header_pos + 16, rel, pos))
-    return corrupted("lcluster index position overflows", ino.nid, z.header_pos, lcn);
+  std::uint64_t pos;
+  if (!full_index_position(ino.z, lcn, pos))
+    return corrupted("lcluster index position overflows", ino.nid, ino.z.header_pos, lcn);
   std::byte raw[sizeof(disk::z_lcluster_index)];
   EROFSFS_TRY(detail::core(img).read_meta(pos, raw, ino.in_metabox, ino.nid));
-  const auto di = disk::load<disk::z_lcluster_index>(raw);
-  m.lcn = lcn;
-  m.nextpackoff = pos + sizeof raw;
-  const std::uint16_t advise = di.di_advise.get();
-  m.type = advise & disk::z_li_lcluster_type_mask;
-  const std::uint32_t u = di.di_u.get();
-  if (m.type == disk::z_lcluster_type_nonhead) {
-    m.clusterofs = std::uint32_t{1} << z.lclusterbits;
-    m.delta0 = u & 0xFFFF;
-    if (m.delta0 & disk::z_li_d0_cblkcnt) {
-      if (!(z.advise & (disk::z_advise_big_pcluster_1 | disk::z_advise_big_pcluster_2)))
-        return corrupted("CBLKCNT in an inode without big pclusters", ino.nid, pos, lcn);
-      m.compressedblks = m.delta0 & ~std::uint32_t{disk::z_li_d0_cblkcnt};
-      m.delta0 = 1;
-    }
-    m.delta1 = u >> 16;
-  } else {
-    m.partialref = (advise & disk::z_li_partial_ref) != 0;
-    m.clusterofs = di.di_clusterofs.get();
-    if (m.clusterofs >= (std::uint64_t{1} << z.lclusterbits))
-      return corrupted("lcluster clusterofs beyond the lcluster", ino.nid, pos, m.clusterofs);
-    m.pblk = u;
-  }
-  return {};
-}
-
-// Entry `i` of a compact pack: the `lobits` low bits, and the 2-bit type above them.
-inline std::uint32_t z_compact_entry(const std::byte* pack, unsigned lobits, unsigned bitpos,
-                                     unsigned& type) noexcept {
-  const std::uint32_t v = load_le32(pack + bitpos / 8) >> (bitpos & 7);
-  type = (v >> lobits) & 3;
-  return v & ((std::uint32_t{1} << lobits) - 1);
+  return decode_full_index(disk::load<disk::z_lcluster_index>(raw), ino.z, ino.nid, pos, lcn, m);
 }
 
 inline status z_load_compact(const image& img, const inode& ino, z_recorder& m,
                              std::uint64_t lcn, bool lookahead) noexcept {
-  const z_info& z = ino.z;
-  const unsigned lbits = z.lclusterbits;
-  const std::uint64_t ebase = z.header_pos + 8;
-  // Linux sizes the array in blocks, not lclusters (erofs_iblks).
-  const std::uint64_t totalidx = div_round_up(ino.size, img.block_size());
-  if (lcn >= totalidx)
-    return corrupted("lcluster beyond the compact index array", ino.nid, ebase, lcn);
-  if (lbits > 14)
-    return unsupported("compact indexes with lclusters above 16 KiB", ino.nid, z.header_pos, lbits);
-  const std::uint64_t c4_init = ((32 - ebase % 32) / 4) & 7;
-  std::uint64_t c2 = 0;
-  if ((z.advise & disk::z_advise_compacted_2b) && c4_init < totalidx)
-    c2 = round_down(totalidx - c4_init, 16);
-  std::uint64_t pos = ebase, idx = lcn;
-  unsigned shift = 2;
-  if (idx >= c4_init) {
-    pos += 4 * c4_init;
-    idx -= c4_init;
-    if (idx < c2) {
-      shift = 1;
-    } else {
-      pos += 2 * c2;
-      idx -= c2;
-    }
-  }
-  pos += idx << shift;  // idx < totalidx < 2^60: cannot overflow
-  unsigned vcnt;
-  if (shift == 2) {
-    vcnt = 2;
-  } else if (lbits <= 12) {
-    vcnt = 16;
-  } else {
-    return unsupported("2-byte compact indexes with lclusters above 4 KiB", ino.nid,
-                       z.header_pos, lbits);
-  }
-  const unsigned packbytes = vcnt << shift;
-  const std::uint64_t packstart = round_down(pos, packbytes);
+  const compact_layout l = compact_index_layout(ino.z, ino.size, img.block_size());
+  EROFSFS_TRY_ASSIGN(const compact_slot slot, locate_compact_entry(ino.z, l, lcn, ino.nid));
   std::byte pack[32];
-  EROFSFS_TRY(detail::core(img).read_meta(packstart, std::span(pack, packbytes), ino.in_metabox, ino.nid));
-  m.lcn = lcn;
-  m.nextpackoff = packstart + packbytes;
-  const unsigned lobits = lbits > 12 ? lbits : 12;
-  const unsigned encodebits = (packbytes - 4) * 8 / vcnt;
-  int i = static_cast<int>((pos - packstart) >> shift);
-  unsigned type;
-  std::uint32_t lo = z_compact_entry(pack, lobits, encodebits * i, type);
-  m.type = type;
-  const bool big = (z.advise & disk::z_advise_big_pcluster_1) != 0;
-  if (type == disk::z_lcluster_type_nonhead) {
-    m.clusterofs = std::uint32_t{1} << lbits;
-    if (lookahead) {
-      // delta1: the NONHEAD run from here to the end of the pack, plus what the pack's last
-      // entry says lies beyond it.
-      std::uint32_t d1 = 0, l = 0;
-      int j = i;
-      bool head_seen = false;
-      for (; j < static_cast<int>(vcnt); ++j) {  // bounded: vcnt <= 16
-        unsigned t;
-        l = z_compact_entry(pack, lobits, encodebits * j, t);
-        if (t != disk::z_lcluster_type_nonhead) {
-          head_seen = true;
-          break;
-        }
-        ++d1;
-      }
-      if (!head_seen && !(l & disk::z_li_d0_cblkcnt)) d1 += l - 1;
-      m.delta1 = d1 & 0xFFFF;  // a u16 in Linux too (l == 0 wraps there as well)
-    }
-    if (lo & disk::z_li_d0_cblkcnt) {
-      if (!big) return corrupted("CBLKCNT in an inode without big pclusters", ino.nid, pos, lcn);
-      m.compressedblks = lo & ~std::uint32_t{disk::z_li_d0_cblkcnt};
-      m.delta0 = 1;
-      return {};
-    }
-    if (i + 1 != static_cast<int>(vcnt)) {
-      m.delta0 = lo;
-      return {};
-    }
-    // The pack's last entry holds delta1, not delta0: derive delta0 from its neighbour.
-    unsigned t;
-    lo = z_compact_entry(pack, lobits, encodebits * (i - 1), t);
-    if (t != disk::z_lcluster_type_nonhead)
-      lo = 0;
-    else if (lo & disk::z_li_d0_cblkcnt)
-      lo = 1;
-    m.delta0 = lo + 1;
-    return {};
-  }
-  m.clusterofs = lo;
-  m.delta0 = 0;
-  // The pack's base address counts blocks up to its first pcluster; add those whose heads
-  // (or CBLKCNTs) come before entry i. Every step lowers i, so this ends within vcnt steps.
-  std::uint64_t nblk;
-  if (!big) {
-    nblk = 1;
-    while (i > 0) {
-      --i;
-      unsigned t;
-      const std::uint32_t v = z_compact_entry(pack, lobits, encodebits * i, t);
-      if (t == disk::z_lcluster_type_nonhead) i -= static_cast<int>(v);
-      if (i >= 0) ++nblk;
-    }
-  } else {
-    nblk = 0;
-    while (i > 0) {
-      --i;
-      unsigned t;
-      const std::uint32_t v = z_compact_entry(pack, lobits, encodebits * i, t);
-      if (t == disk::z_lcluster_type_nonhead) {
-        if (v & disk::z_li_d0_cblkcnt) {
-          --i;
-          nblk += v & ~std::uint32_t{disk::z_li_d0_cblkcnt};
-          continue;
-        }
-        if (v <= 1)  // a big-pcluster pack never stores a plain delta0 of 0 or 1
-          return corrupted("bogus delta0 in a big-pcluster compact pack", ino.nid, packstart, v);
-        i -= static_cast<int>(v) - 2;
-        continue;
-      }
-      ++nblk;
-    }
-  }
-  m.pblk = std::uint64_t{load_le32(pack + packbytes - 4)} + nblk;
-  return {};
+  EROFSFS_TRY(detail::core(img).read_meta(slot.packstart, std::span(pack, slot.packbytes),
+                                          ino.in_metabox, ino.nid));
+  return decode_compact_pack(pack, slot, ino.z, lookahead, ino.nid, lcn, m);
 }
 
 inline status z_load(const image& img, const inode& ino, z_recorder& m, std::uint64_t lcn,
@@ -509,45 +344,14 @@ inline status zmap_init(const image& img, inode& ino) noexcept {
     z.ready = true;
     return {};
   }
-  std::byte h[8];
-  EROFSFS_TRY(detail::core(img).read_meta(z.header_pos, h, ino.in_metabox, ino.nid));
-  const std::uint8_t clusterbits = load_u8(h + 7);
-  if (clusterbits & disk::z_fragment_inode_bit) {
-    z.advise = disk::z_advise_fragment_pcluster;
-    z.whole_fragment = true;
-    z.fragment_offset = load_le64(h) & ~(std::uint64_t{1} << 63);
-    z.tail_head_lcn = 0;
-    z.lclusterbits = img.blkszbits();
+  std::byte raw[sizeof(disk::z_map_header)];
+  EROFSFS_TRY(detail::core(img).read_meta(z.header_pos, raw, ino.in_metabox, ino.nid));
+  EROFSFS_TRY(detail::decode_map_header(disk::load<disk::z_map_header>(raw), ino, img.blkszbits(),
+                                        img.sb().has_incompat(disk::incompat_big_pcluster), z));
+  if (z.whole_fragment || z.extent_recsz) {
     z.ready = true;
     return {};
   }
-  z.advise = load_le16(h + 4);
-  z.lclusterbits = img.blkszbits() + (clusterbits & 15u);
-  if (ino.layout == data_layout::compressed_full && (z.advise & disk::z_advise_extents)) {
-    z.extent_count = load_le32(h) | (std::uint64_t{load_le16(h + 6)} << 32);
-    z.extent_recsz = 4u << ((z.advise >> disk::z_advise_extrecsz_bit) & disk::z_advise_extrecsz_mask);
-    // With 16/32-byte records byte 7 belongs to the extent count; no lcluster size is used.
-    if (z.extent_recsz >= 16) z.lclusterbits = img.blkszbits();
-    if (z.lclusterbits > 31)
-      return unsupported("lcluster size above 2 GiB", ino.nid, z.header_pos, z.lclusterbits);
-    z.ready = true;
-    return {};
-  }
-  if (z.lclusterbits > 31)
-    return unsupported("lcluster size above 2 GiB", ino.nid, z.header_pos, z.lclusterbits);
-  z.algorithm_head1 = load_u8(h + 6) & 15u;
-  z.algorithm_head2 = load_u8(h + 6) >> 4;
-  if (z.advise & disk::z_advise_fragment_pcluster)
-    z.fragment_offset = load_le32(h);
-  else if (z.advise & disk::z_advise_inline_pcluster)
-    z.idata_size = load_le16(h + 2);
-  const std::uint16_t big = disk::z_advise_big_pcluster_1 | disk::z_advise_big_pcluster_2;
-  if ((z.advise & big) && !img.sb().has_incompat(disk::incompat_big_pcluster))
-    return corrupted("big pclusters without the superblock feature", ino.nid, z.header_pos,
-                     z.advise);
-  if (ino.layout == data_layout::compressed_compact && (z.advise & big) && (z.advise & big) != big)
-    return corrupted("compact indexes with only one big-pcluster advise bit", ino.nid,
-                     z.header_pos, z.advise);
   if (z.idata_size || (z.advise & disk::z_advise_fragment_pcluster)) {
     z_info found = z;
     auto tail = detail::z_map_lcluster(img, ino, ino.size - 1, true, &found);
@@ -576,8 +380,7 @@ inline result<extent> zmap_extent(const image& img, const inode& ino, std::uint6
   extent e;
   e.logical = m.la;
   e.length = m.llen;
-  if (e.logical > offset || e.end() <= offset || e.end() < e.logical)
-    return corrupted("compressed extent misses the offset", ino.nid, z.header_pos, offset);
+  // Whether the extent covers `offset` is checked once, in map_extent().
   // An extent claiming bytes past i_size (only a malformed last HEAD can) is cut there; its
   // pcluster then decodes with partial semantics.
   bool cut = false;

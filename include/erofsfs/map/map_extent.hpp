@@ -14,6 +14,7 @@
 #include "../format/disk.hpp"
 #include "../core/image.hpp"
 #include "../format/inode.hpp"
+#include "../format/layout.hpp"
 #include "compressed_map.hpp"
 
 namespace erofsfs {
@@ -60,9 +61,9 @@ inline result<extent> map_flat(const image& img, const inode& ino, std::uint64_t
     e.length = ino.size;
     return e;
   }
-  const std::uint64_t nblocks = div_round_up(ino.size, bs);
-  const bool tailpacking = ino.layout == data_layout::flat_inline;
-  const std::uint64_t tail_start = (nblocks - (tailpacking ? 1 : 0)) << bits;  // <= size rounded
+  const std::uint64_t tail_start = ino.layout == data_layout::flat_inline
+                                       ? layout::inline_tail_start(ino.size, bits)
+                                       : div_round_up(ino.size, bs) << bits;  // <= size rounded
   if (offset < tail_start) {
     std::uint64_t p0;
     if (!checked_shl(ino.startblk, bits, p0))
@@ -72,8 +73,8 @@ inline result<extent> map_flat(const image& img, const inode& ino, std::uint64_t
   }
   // §6.2: the tail follows the inline xattrs and must sit inside one block.
   const std::uint64_t tail_pos = ino.tail_area_pos();
-  const std::uint64_t tail_len = ino.size - tail_start;
-  if ((tail_pos & (bs - 1)) + tail_len > bs)
+  const std::uint64_t tail_len = layout::inline_tail_length(ino.size, bits);
+  if (!layout::inline_tail_fits(tail_pos, tail_len, bits))
     return corrupted("inline data crosses a block boundary", ino.nid, tail_pos, tail_len);
   e.kind = extent_kind::inline_data;
   e.logical = tail_start;
@@ -86,11 +87,10 @@ inline result<extent> map_flat(const image& img, const inode& ino, std::uint64_t
 
 inline result<extent> map_chunk(const image& img, const inode& ino, std::uint64_t offset) noexcept {
   const bool indexes = (ino.chunk_format & disk::chunk_format_indexes) != 0;
-  const unsigned unit = indexes ? sizeof(disk::inode_chunk_index) : 4;
+  const unsigned unit = layout::chunk_entry_size(ino.chunk_format);
   const std::uint64_t chunknr = offset >> ino.chunkbits;
-  std::uint64_t array, rel, pos;
-  if (!checked_round_up(ino.tail_area_pos(), unit, array) || !checked_mul(chunknr, unit, rel) ||
-      !checked_add(array, rel, pos))
+  std::uint64_t pos;
+  if (!layout::chunk_entry_position(ino.tail_area_pos(), ino.chunk_format, chunknr, pos))
     return corrupted("chunk index position overflows", ino.nid, ino.pos, chunknr);
   std::byte raw[8];
   EROFSFS_TRY(detail::core(img).read_meta(pos, std::span(raw, unit), ino.in_metabox, ino.nid));
@@ -130,14 +130,19 @@ inline result<extent> map_extent(const image& img, const inode& ino, std::uint64
   if (offset >= ino.size)
     return make_error(errc::invalid_argument, "offset at or beyond end of file", ino.nid,
                       error::unknown, offset);
+  result<extent> e = make_error(errc::internal, "unhandled data layout", ino.nid);
   switch (ino.layout) {
     case data_layout::flat_plain:
-    case data_layout::flat_inline: return detail::map_flat(img, ino, offset);
-    case data_layout::chunk_based: return detail::map_chunk(img, ino, offset);
+    case data_layout::flat_inline: e = detail::map_flat(img, ino, offset); break;
+    case data_layout::chunk_based: e = detail::map_chunk(img, ino, offset); break;
     case data_layout::compressed_full:
-    case data_layout::compressed_compact: return zmap_extent(img, ino, offset);
+    case data_layout::compressed_compact: e = zmap_extent(img, ino, offset); break;
   }
-  return make_error(errc::internal, "unhandled data layout", ino.nid);
+  // The one sanity check every caller relies on (liberofs: z_erofs_map_sanity_check): the
+  // extent contains the offset, so loops that advance by extents always make progress.
+  if (e && (e->logical > offset || e->end() <= offset || e->end() < e->logical))
+    return corrupted("mapped extent does not cover the offset", ino.nid, ino.pos, offset);
+  return e;
 }
 
 // Reads inode `nid`, ready for mapping (compressed inodes get their map header decoded).
