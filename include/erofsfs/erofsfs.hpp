@@ -30,5 +30,6 @@
 #include "api/metadata_ranges.hpp"
 #include "api/open.hpp"
 #include "api/path.hpp"
+#include "api/reader.hpp"
 #include "api/walk.hpp"
 #include "api/xattr.hpp"

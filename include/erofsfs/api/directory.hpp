@@ -95,7 +95,8 @@ class dir_reader {
 // Looks `name` up in directory `dir`: the last block whose first name is <= name is found by
 // binary search, then the name within it. errc::not_found if absent.
 inline result<dir_entry> lookup(const image& img, const inode& dir, std::string_view name,
-                                read_context& ctx, std::vector<std::byte>& scratch) {
+                                read_context& ctx) {
+  std::vector<std::byte>& scratch = ctx.scratch;
   if (!dir.is_dir()) return make_error(errc::not_a_directory, "not a directory", dir.nid);
   if (name.empty() || name.size() > disk::name_len_max)
     return make_error(errc::not_found, "no such entry", dir.nid);
@@ -122,12 +123,6 @@ inline result<dir_entry> lookup(const image& img, const inode& dir, std::string_
     if (auto e = blk.find(name)) return dir_entry{name, e->nid, e->type};
   }
   return make_error(errc::not_found, "no such entry", dir.nid);
-}
-
-inline result<dir_entry> lookup(const image& img, const inode& dir, std::string_view name,
-                                read_context& ctx) {
-  std::vector<std::byte> scratch;
-  return lookup(img, dir, name, ctx, scratch);
 }
 
 }  // namespace erofsfs

@@ -25,7 +25,6 @@ inline result<inode> resolve_path(const image& img, std::string_view path, read_
   std::size_t at = 0;
   unsigned hops = 0;
   std::uint64_t components = 0;
-  std::vector<std::byte> scratch;
   // Bounded: each pass consumes one component of `pending`, and `pending` only grows by a
   // symlink target (<= max_symlink_size) at most max_symlink_hops times; lookups are also
   // capped by limits::max_depth.
@@ -41,7 +40,7 @@ inline result<inode> resolve_path(const image& img, std::string_view path, read_
     }
     if (++components > img.lim().max_depth)
       return make_error(errc::limit_exceeded, "path deeper than limits::max_depth", cur.nid);
-    EROFSFS_TRY_ASSIGN(const dir_entry e, lookup(img, cur, name, ctx, scratch));
+    EROFSFS_TRY_ASSIGN(const dir_entry e, lookup(img, cur, name, ctx));
     EROFSFS_TRY_ASSIGN(inode next, read_inode(img, e.nid));
     bool last = true;
     for (std::size_t i = at; i < pending.size(); ++i)

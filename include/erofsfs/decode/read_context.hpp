@@ -30,6 +30,9 @@ class read_context {
     std::uint64_t physical = ~std::uint64_t{0};  // where the pcluster was read from
   } decoded_for;
 
+  // Metadata blocks copied out of a non-contiguous source (directory blocks during lookups).
+  std::vector<std::byte> scratch;
+
   // false: never serve a read from the previous decode (memory-tight callers that read each
   // extent once, or sources whose bytes change); every compressed read decodes afresh.
   bool keep_decoded = true;
@@ -41,6 +44,7 @@ class read_context {
     invalidate();
     encoded = std::vector<std::byte>();
     decoded = std::vector<std::byte>();
+    scratch = std::vector<std::byte>();
   }
 };
 
