@@ -92,7 +92,7 @@ inline bool read_jobs(const std::string& file, std::vector<job>& out) {
   std::ifstream in(file);
   if (!in) return false;
   for (std::string l; std::getline(in, l);) {
-    if (l.empty()) continue;
+    if (l.empty() || l[0] == '#') continue;  // comments: regression lists
     job j;
     if (!parse_job(l, j)) return false;
     out.push_back(std::move(j));

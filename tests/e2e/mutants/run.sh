@@ -13,7 +13,7 @@
 #
 # Knobs: MUTANTS (300), SEED (1), MUTANT_TIMEOUT (seconds per mutant in the guest, 20),
 #        STALL (seconds without guest progress before the guest is stopped, 120),
-#        ACCEL (kvm,tcg: kvm when usable, else tcg), WORK (scratch dir; kept on failure),
+#        ACCEL (tcg; "kvm" or "kvm,tcg" where nested KVM works), WORK (scratch dir; kept on failure),
 #        CXX (g++), SAVE_DIR (write every DIFFERENT mutant's image there).
 set -euo pipefail
 
@@ -30,9 +30,10 @@ MUTANTS=${MUTANTS:-300}
 SEED=${SEED:-1}
 MUTANT_TIMEOUT=${MUTANT_TIMEOUT:-20}
 STALL=${STALL:-120}
-ACCEL=${ACCEL:-kvm,tcg}
+ACCEL=${ACCEL:-tcg}
 own_work=0
 [ -z "${WORK:-}" ] && { WORK=$(mktemp -d /tmp/erofsfs-e2e-mutants.XXXXXX); own_work=1; }
+mkdir -p "$WORK"
 log() { echo "== $*" >&2; }
 
 for tool in qemu-system-x86_64 cpio python3 "$CXX"; do
