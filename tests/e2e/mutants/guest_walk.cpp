@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -120,22 +121,37 @@ void walk(const std::string& root, std::FILE* out) {
       const ssize_t n = ::readlink(full.c_str(), target.data(), target.size());
       data = n < 0 ? err(errno) : mutants::escape(std::string(target.data(), static_cast<std::size_t>(n)));
     } else if (S_ISDIR(st.st_mode)) {
-      DIR* d = ::opendir(full.c_str());
-      if (!d) {
+      // getdents64 itself, not readdir(3): glibc's readdir hides entries whose d_ino is 0, and
+      // a mutated dirent may well point at nid 0.
+      const int d = ::open(full.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (d < 0) {
         data = err(errno);
       } else {
         std::string acc;
-        errno = 0;
-        while (dirent* e = ::readdir(d)) {  // bounded: the directory's size
-          const std::string name = e->d_name;
-          if (name != "." && name != "..") {
-            mutants::add_dir_entry(acc, name, e->d_type, e->d_ino);
-            children.push_back(name);
+        std::vector<char> buf(32768);
+        int e = 0;
+        while (true) {  // bounded: the directory's size
+          const long n = ::syscall(SYS_getdents64, d, buf.data(), buf.size());
+          if (n < 0) e = errno;
+          if (n <= 0) break;
+          for (long at = 0; at < n;) {  // bounded: at advances by each record's length
+            struct linux_dirent64 {
+              std::uint64_t d_ino;
+              std::int64_t d_off;
+              unsigned short d_reclen;
+              unsigned char d_type;
+              char d_name[1];
+            };
+            const auto* r = reinterpret_cast<const linux_dirent64*>(buf.data() + at);
+            const std::string name = r->d_name;
+            if (name != "." && name != "..") {
+              mutants::add_dir_entry(acc, name, r->d_type, r->d_ino);
+              children.push_back(name);
+            }
+            at += r->d_reclen;
           }
-          errno = 0;
         }
-        const int e = errno;
-        ::closedir(d);
+        ::close(d);
         if (e != 0) {
           data = err(e);
           children.clear();  // a failed listing is not walked (on either side)
