@@ -11,52 +11,21 @@
 #include <string>
 #include <vector>
 
+#include "support/fixture_list.hpp"
 #include "support/manifest.hpp"
 #include "support/mounted_tree.hpp"
-
-// The optional codec adapters, once present, let the oracle cover lzma, deflate and zstd images.
-#if __has_include(<erofsfs/codecs/lzma.hpp>) && __has_include(<erofsfs/codecs/deflate.hpp>) && \
-    __has_include(<erofsfs/codecs/zstd.hpp>)
-#include <erofsfs/codecs/deflate.hpp>
-#include <erofsfs/codecs/lzma.hpp>
-#include <erofsfs/codecs/zstd.hpp>
-#define EROFSFS_ORACLE_HAS_CODECS 1
-#else
-#define EROFSFS_ORACLE_HAS_CODECS 0
-#endif
 
 using namespace erofsfs;
 using namespace erofsfs::test;
 
 namespace {
 
-std::string slurp(const std::string& file) {
-  std::ifstream in(file);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// The image names in tests/data/images/index.json, in its order.
-std::vector<std::string> fixture_names() {
-  const std::string text = slurp(std::string(EROFSFS_TEST_DATA) + "/images/index.json");
-  std::vector<std::string> out;
-  static constexpr std::string_view key = "\"name\": \"";
-  for (std::size_t p = text.find(key); p != std::string::npos; p = text.find(key, p)) {
-    p += key.size();
-    const std::size_t q = text.find('"', p);
-    if (q == std::string::npos) break;
-    out.push_back(text.substr(p, q - p));
-  }
-  return out;
-}
-
 // What an image needs from the library beyond the uncompressed core, from the -z option of
 // the mkfs command recorded in its info.json.
 enum class image_group { uncompressed, lz4, other_codecs };
 
 image_group group_of(const std::string& name) {
-  const std::string info = slurp(fixture_dir(name) + "/info.json");
+  const std::string info = test::detail::slurp_file(fixture_dir(name) + "/info.json");
   static constexpr std::string_view key = "\"mkfs_command\": \"";
   const std::size_t at = info.find(key);
   if (at == std::string::npos) return image_group::uncompressed;
@@ -72,22 +41,6 @@ image_group group_of(const std::string& name) {
     if (alg != "lz4" && alg != "lz4hc") return image_group::other_codecs;
   }
   return image_group::lz4;
-}
-
-// Every decoder there is: the built-in LZ4 plus the codec adapters when they are available.
-const decompressor_table* all_decoders() {
-#if EROFSFS_ORACLE_HAS_CODECS
-  static const codecs::microlzma_decompressor lzma;
-  static const codecs::deflate_decompressor deflate;
-  static const codecs::zstd_decompressor zstd;
-  static const decompressor_table table = decompressor_table(builtin_decompressors())
-                                              .set(disk::compression_lzma, lzma)
-                                              .set(disk::compression_deflate, deflate)
-                                              .set(disk::compression_zstd, zstd);
-  return &table;
-#else
-  return nullptr;
-#endif
 }
 
 // Mounts `name`, walks the mount and the library, and reports every difference.
@@ -150,7 +103,7 @@ TEST_CASE("kernel oracle: lz4 and lz4hc images read exactly as the mounted kerne
 
 // Allowed to fail only while the codec adapters are missing from this tree.
 TEST_CASE("kernel oracle: lzma, deflate and zstd images read exactly as the mounted kernel "
-          "shows them" * doctest::may_fail(!EROFSFS_ORACLE_HAS_CODECS)) {
+          "shows them" * doctest::may_fail(!EROFSFS_TEST_HAS_CODECS)) {
   check_group(image_group::other_codecs);
 }
 

@@ -30,6 +30,8 @@ constexpr command commands[] = {
     {"serve-fanotify", "IMG SPARSE [--device SRC SPARSE]... [--mount DIR]",
      "lazy-load IMG into SPARSE on fanotify pre-content events (root, Linux 6.14+)",
      run_serve_fanotify},
+    {"mount", "IMG MOUNTPOINT [-o allow_other[,default_permissions]] [-f]",
+     "serve IMG through FUSE on MOUNTPOINT (any user; -f stays in the foreground)", run_mount},
 };
 
 void print_help(std::FILE* out) {

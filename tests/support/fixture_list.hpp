@@ -1,0 +1,65 @@
+// The fixture images as a list (tests/data/images/index.json, in its order) and every decoder
+// the tests can use on them. Test-only.
+#pragma once
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <erofsfs/erofsfs.hpp>
+
+// The optional codec adapters, once present, let the oracle cover lzma, deflate and zstd images.
+#if __has_include(<erofsfs/codecs/lzma.hpp>) && __has_include(<erofsfs/codecs/deflate.hpp>) && \
+    __has_include(<erofsfs/codecs/zstd.hpp>)
+#include <erofsfs/codecs/deflate.hpp>
+#include <erofsfs/codecs/lzma.hpp>
+#include <erofsfs/codecs/zstd.hpp>
+#define EROFSFS_TEST_HAS_CODECS 1
+#else
+#define EROFSFS_TEST_HAS_CODECS 0
+#endif
+
+namespace erofsfs::test {
+
+namespace detail {
+inline std::string slurp_file(const std::string& file) {
+  std::ifstream in(file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace detail
+
+// The image names in tests/data/images/index.json, in its order.
+inline std::vector<std::string> fixture_names() {
+  const std::string text = detail::slurp_file(std::string(EROFSFS_TEST_DATA) + "/images/index.json");
+  std::vector<std::string> out;
+  static constexpr std::string_view key = "\"name\": \"";
+  for (std::size_t p = text.find(key); p != std::string::npos; p = text.find(key, p)) {
+    p += key.size();
+    const std::size_t q = text.find('"', p);
+    if (q == std::string::npos) break;
+    out.push_back(text.substr(p, q - p));
+  }
+  return out;
+}
+
+// Every decoder there is: the built-in LZ4 plus the codec adapters when they are available.
+inline const decompressor_table* all_decoders() {
+#if EROFSFS_TEST_HAS_CODECS
+  static const codecs::microlzma_decompressor lzma;
+  static const codecs::deflate_decompressor deflate;
+  static const codecs::zstd_decompressor zstd;
+  static const decompressor_table table = decompressor_table(builtin_decompressors())
+                                              .set(disk::compression_lzma, lzma)
+                                              .set(disk::compression_deflate, deflate)
+                                              .set(disk::compression_zstd, zstd);
+  return &table;
+#else
+  return nullptr;
+#endif
+}
+
+}  // namespace erofsfs::test
