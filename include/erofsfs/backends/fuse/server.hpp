@@ -316,7 +316,7 @@ class server {
     auto dir = s.inode_of(parent);
     if (!dir) return void(fuse_reply_err(req, s.fail("lookup", parent, dir.error())));
     lease w(s);
-    auto found = erofsfs::lookup(s.img_, *dir, name, w->ctx, w->scratch);
+    auto found = erofsfs::lookup(s.img_, *dir, name, w->ctx);
     if (!found && found.error().code == errc::not_found) {
       fuse_entry_param e{};  // node id 0: an absent name, cached like a positive entry
       e.entry_timeout = s.opts_.cache_timeout;
