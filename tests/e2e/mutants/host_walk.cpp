@@ -215,7 +215,7 @@ int main(int argc, char** argv) {
     opt.devices = devs;
     opt.decompressors = &decoders();
     std::fprintf(out, "BEGIN %s\n", j.id.c_str());
-    auto img = image::open(src, opt);
+    auto img = open_image(src, opt);
     if (!img) {
       const std::string e = err(img.error());
       std::fputs(mutants::line("/", e, e, e).c_str(), out);

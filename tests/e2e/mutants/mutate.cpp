@@ -327,7 +327,7 @@ bool load(const std::string& base, target& t) {
   open_options opt;
   opt.devices = devs;
   opt.decompressors = &decoders();
-  auto img = image::open(src, opt);
+  auto img = open_image(src, opt);
   if (!img) {
     std::fprintf(stderr, "mutate: %s: %s\n", t.name.c_str(), img.error().message().c_str());
     return false;
