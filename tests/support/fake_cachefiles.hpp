@@ -186,10 +186,6 @@ class fake_cachefiles {
     return {};
   }
 
-  status pwrite_all(int fd, std::span<const std::byte> data, std::uint64_t off) noexcept {
-    return fscache::detail::write_all_at(fd, data, off);
-  }
-
   void close_fd(int fd) noexcept {
     for (auto& [id, o] : objects_)
       if (o.daemon_fd_open && o.daemon_fd == fd) o.daemon_fd_open = false;

@@ -6,7 +6,6 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdint>
@@ -16,6 +15,7 @@
 #include <utility>
 
 #include "../base/error.hpp"
+#include "posix.hpp"
 #include "source.hpp"
 
 namespace erofsfs {
@@ -38,29 +38,18 @@ class mmap_source {
   ~mmap_source() { unmap(); }
 
   static result<mmap_source> open(const char* path) noexcept {
-    int fd;
-    do fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) return make_error(std::error_code(errno, std::system_category()), "open");
+    posix::unique_fd fd = posix::open_retry(path, O_RDONLY | O_CLOEXEC);
+    if (!fd) return posix::sys_error("open", errno);
     struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      int e = errno;
-      ::close(fd);
-      return make_error(std::error_code(e, std::system_category()), "fstat");
-    }
+    if (::fstat(fd.get(), &st) != 0) return posix::sys_error("fstat", errno);
     mmap_source s;
     s.size_ = static_cast<std::uint64_t>(st.st_size);
     if (s.size_ != 0) {  // mmap of length 0 is EINVAL; an empty source needs no mapping
-      void* p = ::mmap(nullptr, s.size_, PROT_READ, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        int e = errno;
-        ::close(fd);
-        return make_error(std::error_code(e, std::system_category()), "mmap");
-      }
+      void* p = ::mmap(nullptr, s.size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+      if (p == MAP_FAILED) return posix::sys_error("mmap", errno);
       s.data_ = static_cast<const std::byte*>(p);
     }
-    ::close(fd);  // the mapping keeps the file referenced
-    return s;
+    return s;  // the mapping keeps the file referenced after fd closes
   }
 
   std::error_code read_at(std::uint64_t offset, std::span<std::byte> dst) const noexcept {

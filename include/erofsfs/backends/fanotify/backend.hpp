@@ -43,6 +43,7 @@
 #include "../../api/metadata_ranges.hpp"
 #include "../../api/open.hpp"
 #include "../../decode/read_context.hpp"
+#include "../../io/posix.hpp"
 #include "../../io/source.hpp"
 #include "event.hpp"
 #include "intervals.hpp"
@@ -80,59 +81,6 @@ struct backend_stats {
   std::uint64_t untracked_fills = 0; // fills not remembered because of max_intervals
 };
 
-namespace detail {
-
-inline error sys_error(const char* what, int err, std::uint64_t value = error::unknown) {
-  return make_error(std::error_code(err, std::system_category()), what, error::unknown,
-                    error::unknown, value);
-}
-
-inline bool write_all_at(int fd, const std::byte* p, std::size_t n, std::uint64_t off,
-                         int& err) noexcept {
-  std::size_t done = 0;
-  while (done < n) {  // bounded: each iteration writes > 0 bytes or returns
-    const ssize_t w = ::pwrite(fd, p + done, n - done, static_cast<off_t>(off + done));
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      err = errno;
-      return false;
-    }
-    if (w == 0) {
-      err = EIO;
-      return false;
-    }
-    done += static_cast<std::size_t>(w);
-  }
-  return true;
-}
-
-class unique_fd {
- public:
-  unique_fd() noexcept = default;
-  explicit unique_fd(int fd) noexcept : fd_(fd) {}
-  unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
-  unique_fd& operator=(unique_fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      fd_ = std::exchange(o.fd_, -1);
-    }
-    return *this;
-  }
-  unique_fd(const unique_fd&) = delete;
-  unique_fd& operator=(const unique_fd&) = delete;
-  ~unique_fd() { reset(); }
-  int get() const noexcept { return fd_; }
-  void reset() noexcept {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-  }
-
- private:
-  int fd_ = -1;
-};
-
-}  // namespace detail
-
 class backend {
  public:
   backend(const backend&) = delete;
@@ -168,15 +116,16 @@ class backend {
       device_state d{devices[i].source, devices[i].sparse_path, 0, {}, 0, 0,
                      interval_set(opt.max_intervals)};
       EROFSFS_TRY_ASSIGN(d.size, device_size(img, devices[i].source, i));
-      int fd;
-      do fd = ::open(d.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      while (fd < 0 && errno == EINTR);
-      if (fd < 0) return detail::sys_error("creating the sparse file", errno, i);
-      d.fd = detail::unique_fd(fd);
+      d.fd = posix::open_retry(d.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+      if (!d.fd) return posix::sys_error("creating the sparse file", errno, i);
+      const int fd = d.fd.get();
+      // A size past off_t would wrap negative in the cast; EFBIG is what the kernel says.
+      if (!posix::in_off_t_range(0, d.size))
+        return posix::sys_error("sizing the sparse file", EFBIG, d.size);
       if (::ftruncate(fd, static_cast<off_t>(d.size)) != 0)
-        return detail::sys_error("sizing the sparse file", errno, d.size);
+        return posix::sys_error("sizing the sparse file", errno, d.size);
       struct stat st;
-      if (::fstat(fd, &st) != 0) return detail::sys_error("fstat of the sparse file", errno);
+      if (::fstat(fd, &st) != 0) return posix::sys_error("fstat of the sparse file", errno);
       d.st_dev = st.st_dev;
       d.st_ino = st.st_ino;
       for (const device_state& o : b->devs_)  // events are routed by inode: one file per device
@@ -200,8 +149,8 @@ class backend {
           return make_error(errc::truncated, "metadata range past the end of its device",
                             r.nid, r.offset, r.length);
         std::uint64_t fetched = 0;
-        if (std::error_code ec = b->fill(d, r.offset, end, d.fd.get(), buf, fetched))
-          return make_error(ec, "prefetching metadata", r.nid, r.offset, r.length);
+        if (status st = b->fill(d, r.offset, end, d.fd.get(), buf, fetched); !st)
+          return make_error(st.error().code, "prefetching metadata", r.nid, r.offset, r.length);
         b->metadata_bytes_ += fetched;
       }
     }
@@ -212,9 +161,9 @@ class backend {
       const int e = errno;
       if (e == EINVAL)
         return make_error(errc::unsupported, "fanotify pre-content groups not supported");
-      return detail::sys_error("fanotify_init", e);
+      return posix::sys_error("fanotify_init", e);
     }
-    b->fan_ = detail::unique_fd(fan);
+    b->fan_ = posix::unique_fd(fan);
     for (std::size_t i = 0; i < b->devs_.size(); ++i) {
       if (::fanotify_mark(fan, abi::mark_add, abi::pre_access, AT_FDCWD,
                           b->devs_[i].path.c_str()) != 0) {
@@ -223,7 +172,7 @@ class backend {
           return make_error(errc::unsupported,
                             "FAN_PRE_ACCESS marks not supported (kernel or filesystem)",
                             error::unknown, error::unknown, i);
-        return detail::sys_error("fanotify_mark", e, i);
+        return posix::sys_error("fanotify_mark", e, i);
       }
     }
     return b;
@@ -250,7 +199,7 @@ class backend {
       if (got < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) break;
-        return detail::sys_error("reading fanotify events", errno);
+        return posix::sys_error("reading fanotify events", errno);
       }
       if (got == 0) break;
       event_reader rd(bytes_view(buf, static_cast<std::size_t>(got)));
@@ -274,7 +223,7 @@ class backend {
     const int r = ::poll(&p, 1, timeout_ms);
     if (r < 0) {
       if (errno == EINTR) return std::size_t{0};
-      return detail::sys_error("poll on the fanotify descriptor", errno);
+      return posix::sys_error("poll on the fanotify descriptor", errno);
     }
     if (r == 0) return std::size_t{0};
     return handle_ready();
@@ -297,7 +246,7 @@ class backend {
     source_ref source;
     std::string path;
     std::uint64_t size;
-    detail::unique_fd fd;  // for the prefetch, which runs before the mark exists
+    posix::unique_fd fd;  // for the prefetch, which runs before the mark exists
     dev_t st_dev;
     ino_t st_ino;
     interval_set present;
@@ -323,9 +272,10 @@ class backend {
   }
 
   // Makes [start, end) of device `d` present: widens it to fill_align (clamped to the device),
-  // copies the missing parts from the source with pwrite on `wfd`, and records them.
-  std::error_code fill(device_state& d, std::uint64_t start, std::uint64_t end, int wfd,
-                       std::vector<std::byte>& buf, std::uint64_t& fetched) {
+  // copies the missing parts from the source with pwrite on `wfd`, and records them. `fetched`
+  // counts the bytes copied, also when the fill fails part way.
+  status fill(device_state& d, std::uint64_t start, std::uint64_t end, int wfd,
+              std::vector<std::byte>& buf, std::uint64_t& fetched) {
     fetched = 0;
     if (start >= d.size) return {};
     end = std::min(end, d.size);
@@ -337,16 +287,15 @@ class backend {
       gaps.emplace_back(a, b);
     });
     for (const auto& [a, b] : gaps) {  // bounded: gaps of a finite set
-      for (std::uint64_t pos = a; pos < b;) {  // bounded: pos grows by n > 0
-        const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(b - pos, opt_.copy_chunk));
-        buf.resize(n);
-        if (std::error_code ec = d.source.read_at(pos, std::span(buf.data(), n))) return ec;
-        int err = 0;
-        if (!detail::write_all_at(wfd, buf.data(), n, pos, err))
-          return std::error_code(err, std::system_category());
-        pos += n;
-        fetched += n;
-      }
+      // The buffer only grows to the largest chunk needed so far (at most copy_chunk).
+      const std::size_t chunk =
+          static_cast<std::size_t>(std::min<std::uint64_t>(b - a, opt_.copy_chunk));
+      if (buf.size() < chunk) buf.resize(chunk);
+      std::uint64_t copied = 0;
+      status st = posix::copy_source_to_fd(d.source, a, wfd, a, b - a,
+                                           std::span(buf.data(), chunk), copied);
+      fetched += copied;
+      if (!st) return st;
       if (!d.present.insert(a, b)) untracked_.fetch_add(1, std::memory_order_relaxed);
     }
     return {};
@@ -375,13 +324,13 @@ class backend {
         response = abi::deny;
         continue;
       }
-      return detail::sys_error("writing a fanotify response", w < 0 ? errno : EIO);
+      return posix::sys_error("writing a fanotify response", w < 0 ? errno : EIO);
     }
   }
 
   status answer(const event& e) {
     if (e.fd < 0) return {};  // FAN_Q_OVERFLOW and other fd-less events need no answer
-    detail::unique_fd event_fd(e.fd);
+    posix::unique_fd event_fd(e.fd);
     if (!(e.mask & (abi::pre_access | abi::access_perm))) return {};
     events_.fetch_add(1, std::memory_order_relaxed);
     device_state* d = find_device(e.fd);
@@ -394,9 +343,9 @@ class backend {
       std::uint64_t fetched = 0;
       // The fill goes through the event's descriptor, which the kernel opened with
       // FMODE_NONOTIFY: writing through it cannot raise an event back at this group.
-      const std::error_code ec = fill(*d, start, end, e.fd, buf_, fetched);
+      const status st = fill(*d, start, end, e.fd, buf_, fetched);
       bytes_fetched_.fetch_add(fetched, std::memory_order_relaxed);
-      if (ec) {
+      if (!st) {
         fill_errors_.fetch_add(1, std::memory_order_relaxed);
         response = abi::deny_errno(EIO);
       }
@@ -408,7 +357,7 @@ class backend {
   backend_options opt_;
   std::uint64_t align_ = 4096;
   std::vector<device_state> devs_;
-  detail::unique_fd fan_;
+  posix::unique_fd fan_;
   std::vector<std::byte> buf_;
   std::atomic<std::uint64_t> metadata_bytes_{0}, bytes_fetched_{0}, events_{0}, allowed_{0},
       denied_{0}, fill_errors_{0}, untracked_{0};
@@ -427,7 +376,7 @@ inline status mount_erofs(const std::string& image, std::span<const std::string>
   }
   if (::mount(image.c_str(), dir.c_str(), "erofs", MS_RDONLY,
               data.empty() ? nullptr : data.c_str()) != 0)
-    return detail::sys_error("mount", errno);
+    return posix::sys_error("mount", errno);
   return {};
 }
 

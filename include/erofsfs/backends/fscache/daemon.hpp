@@ -3,7 +3,7 @@
 //   OPEN  -> ask the resolver for the blob (volume key, cookie key), keep it with the anon fd,
 //            reply "copen <id>,<size>" (or "copen <id>,-errno": the mount or file access fails)
 //   READ  -> copy [off, off+len) clipped to the blob size (last page zero-padded) from the blob
-//            source into the anon fd through one reusable buffer, then
+//            source into the anon fd through one reusable buffer (posix::copy_source_to_fd), then
 //            CACHEFILES_IOC_READ_COMPLETE. Always completed, even when the source fails: the
 //            kernel then returns EIO instead of blocking.
 //   CLOSE -> close the anon fd, forget the object; never answered.
@@ -18,7 +18,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <cstring>
 #include <functional>
 #include <memory>
 #include <span>
@@ -29,6 +28,7 @@
 #include <utility>
 
 #include "../../base/error.hpp"
+#include "../../io/posix.hpp"
 #include "../../io/source.hpp"
 #include "devnode.hpp"
 #include "protocol.hpp"
@@ -324,24 +324,10 @@ class basic_daemon {
     std::uint64_t padded = size;
     if (!checked_round_up(size, page_size, padded)) padded = size;
     const std::uint64_t end = len > padded - off ? padded : off + len;
-    std::uint64_t pos = off;
-    while (pos < end) {  // bounded: advances by > 0 each pass, end <= padded blob size
-      const std::size_t n = static_cast<std::size_t>(
-          end - pos < opt_.buffer_size ? end - pos : opt_.buffer_size);
-      const std::size_t data = pos >= size ? 0
-                               : size - pos < n ? static_cast<std::size_t>(size - pos)
-                                                : n;
-      std::span<std::byte> chunk(buffer_.get(), n);
-      if (data != 0) {
-        if (auto ec = obj.data.source.read_at(pos, chunk.first(data)))
-          return make_error(ec, "blob source read failed", error::unknown, pos, data);
-      }
-      if (data < n) std::memset(chunk.data() + data, 0, n - data);
-      EROFSFS_TRY(dev_->pwrite_all(obj.fd, chunk, pos));
-      pos += n;
-      written += n;
-    }
-    return {};
+    const std::uint64_t data_end = end < size ? end : size;
+    return posix::copy_source_to_fd(obj.data.source, off, obj.fd, off, end - off,
+                                    std::span(buffer_.get(), opt_.buffer_size), written,
+                                    end - data_end);
   }
 
   void on_read(const message& m) {

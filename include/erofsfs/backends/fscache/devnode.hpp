@@ -2,8 +2,9 @@
 // cachefiles_device, the real /dev/cachefiles. Tests plug in a fake kernel with the same
 // members (tests/support/fake_cachefiles.hpp).
 //
-// The anon fds of OPEN messages are operated through the devnode too, so a fake kernel can
-// hand out ordinary files and check what was written into them.
+// The anon fds of OPEN messages are completed and closed through the devnode too, so a fake
+// kernel can hand out ordinary files (the daemon writes data into them with pwrite, as into the
+// kernel's anon fds) and check what was written into them.
 #pragma once
 
 #include <fcntl.h>
@@ -21,22 +22,20 @@
 #include <utility>
 
 #include "../../base/error.hpp"
+#include "../../io/posix.hpp"
 #include "protocol.hpp"
 
 namespace erofsfs::fscache {
 
 template <class D>
-concept devnode = requires(D& d, std::span<std::byte> buf, std::span<const std::byte> data,
-                           std::string_view cmd, int fd, std::uint32_t id, std::uint64_t off,
-                           int timeout_ms) {
+concept devnode = requires(D& d, std::span<std::byte> buf, std::string_view cmd, int fd,
+                           std::uint32_t id, int timeout_ms) {
   // One message into buf; 0 when no unread request is pending.
   { d.read_message(buf) } noexcept -> std::same_as<result<std::size_t>>;
   // One command per call ("copen 3,4096", "restore").
   { d.write_command(cmd) } noexcept -> std::same_as<status>;
   // CACHEFILES_IOC_READ_COMPLETE on an anon fd of the READ's object.
   { d.read_complete(fd, id) } noexcept -> std::same_as<status>;
-  // Writes all of data at off into the cache file behind an anon fd.
-  { d.pwrite_all(fd, data, off) } noexcept -> std::same_as<status>;
   { d.close_fd(fd) } noexcept;
   // true when a request is pending; false on timeout. timeout_ms < 0 waits forever.
   { d.wait_readable(timeout_ms) } noexcept -> std::same_as<result<bool>>;
@@ -45,35 +44,13 @@ concept devnode = requires(D& d, std::span<std::byte> buf, std::span<const std::
 };
 
 namespace detail {
-inline error sys_error(const char* what, int e = errno) noexcept {
-  return make_error(std::error_code(e, std::system_category()), what);
-}
-
-inline status write_all_at(int fd, std::span<const std::byte> data, std::uint64_t off) noexcept {
-  std::size_t done = 0;
-  while (done < data.size()) {  // bounded: each pass writes > 0 bytes or returns
-    std::uint64_t pos;
-    if (!checked_add(off, done, pos) || pos > static_cast<std::uint64_t>(INT64_MAX))
-      return make_error(errc::invalid_argument, "pwrite offset overflows off_t", error::unknown,
-                        off);
-    ssize_t n = ::pwrite(fd, data.data() + done, data.size() - done, static_cast<off_t>(pos));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return sys_error("pwrite into the cache file");
-    }
-    if (n == 0) return make_error(errc::io_error, "pwrite into the cache file wrote nothing");
-    done += static_cast<std::size_t>(n);
-  }
-  return {};
-}
-
 inline result<bool> poll_in(int fd, int timeout_ms) noexcept {
   pollfd p{fd, POLLIN, 0};
   for (;;) {
     int n = ::poll(&p, 1, timeout_ms);
     if (n < 0) {
       if (errno == EINTR) return false;  // let the caller look at its signals
-      return sys_error("poll on the cachefiles device");
+      return posix::sys_error("poll on the cachefiles device", errno);
     }
     if (n == 0) return false;
     if (p.revents & (POLLERR | POLLNVAL))
@@ -89,27 +66,23 @@ class cachefiles_device {
  public:
   cachefiles_device() noexcept = default;
   cachefiles_device(cachefiles_device&& o) noexcept
-      : fd_(std::exchange(o.fd_, -1)), owned_(std::exchange(o.owned_, false)) {}
+      : fd_(std::exchange(o.fd_, -1)), owned_(std::move(o.owned_)) {}
   cachefiles_device& operator=(cachefiles_device&& o) noexcept {
     if (this != &o) {
-      reset();
       fd_ = std::exchange(o.fd_, -1);
-      owned_ = std::exchange(o.owned_, false);
+      owned_ = std::move(o.owned_);
     }
     return *this;
   }
   cachefiles_device(const cachefiles_device&) = delete;
   cachefiles_device& operator=(const cachefiles_device&) = delete;
-  ~cachefiles_device() { reset(); }
 
   static result<cachefiles_device> open(const char* path = "/dev/cachefiles") noexcept {
-    int fd;
-    do fd = ::open(path, O_RDWR | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) return detail::sys_error("open the cachefiles device");
+    posix::unique_fd fd = posix::open_retry(path, O_RDWR | O_CLOEXEC);
+    if (!fd) return posix::sys_error("open the cachefiles device", errno);
     cachefiles_device d;
-    d.fd_ = fd;
-    d.owned_ = true;
+    d.fd_ = fd.get();
+    d.owned_ = std::move(fd);
     return d;
   }
   // An already open (and possibly already bound) device fd, e.g. inherited from a supervisor
@@ -146,7 +119,7 @@ class cachefiles_device {
       if (n >= 0) return static_cast<std::size_t>(n);
       if (errno == EINTR) continue;
       if (errno == EAGAIN) return std::size_t{0};
-      return detail::sys_error("read the cachefiles device");
+      return posix::sys_error("read the cachefiles device", errno);
     }
   }
   status write_command(std::string_view cmd) noexcept {
@@ -158,31 +131,23 @@ class cachefiles_device {
         return {};
       }
       if (errno == EINTR) continue;
-      return detail::sys_error("write a cachefiles command");
+      return posix::sys_error("write a cachefiles command", errno);
     }
   }
   status read_complete(int anon_fd, std::uint32_t msg_id) noexcept {
     for (;;) {
       if (::ioctl(anon_fd, ioc_read_complete, static_cast<unsigned long>(msg_id)) == 0) return {};
       if (errno == EINTR) continue;
-      return detail::sys_error("CACHEFILES_IOC_READ_COMPLETE");
+      return posix::sys_error("CACHEFILES_IOC_READ_COMPLETE", errno);
     }
-  }
-  status pwrite_all(int anon_fd, std::span<const std::byte> data, std::uint64_t off) noexcept {
-    return detail::write_all_at(anon_fd, data, off);
   }
   void close_fd(int anon_fd) noexcept { ::close(anon_fd); }
   result<bool> wait_readable(int timeout_ms) noexcept { return detail::poll_in(fd_, timeout_ms); }
   int fd() const noexcept { return fd_; }
 
  private:
-  void reset() noexcept {
-    if (owned_ && fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-    owned_ = false;
-  }
-  int fd_ = -1;
-  bool owned_ = false;
+  int fd_ = -1;  // borrowed (adopt), or owned_'s
+  posix::unique_fd owned_;
 };
 
 static_assert(devnode<cachefiles_device>);

@@ -1,0 +1,170 @@
+// The POSIX layer (L7; Linux/POSIX only, so not part of erofsfs.hpp): the one place the
+// sources, the backends and the tool talk to file descriptors. An owning descriptor, open(2)
+// retried on EINTR, whole-buffer pread/pwrite (EINTR and short transfers retried, ranges checked
+// against off_t before the call), errno turned into an erofsfs::error, and the chunked copy of
+// a source range into a file that both lazy-loading backends serve from.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <span>
+#include <system_error>
+#include <utility>
+
+#include "../base/bytes.hpp"
+#include "../base/error.hpp"
+#include "source.hpp"
+
+namespace erofsfs::posix {
+
+// An errno value as an erofsfs::error: the system code, what failed and, when there is one, the
+// value involved (a device index, a size).
+inline error sys_error(const char* what, int err, std::uint64_t value = error::unknown) noexcept {
+  return make_error(std::error_code(err, std::system_category()), what, error::unknown,
+                    error::unknown, value);
+}
+
+// Owns one file descriptor and closes it once. close(2) is never retried: on Linux the
+// descriptor is released even when close reports EINTR, and a retry could close another
+// thread's new descriptor with the same number.
+class unique_fd {
+ public:
+  unique_fd() noexcept = default;
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  unique_fd(unique_fd&& o) noexcept : fd_(std::exchange(o.fd_, -1)) {}
+  unique_fd& operator=(unique_fd&& o) noexcept {
+    if (this != &o) reset(std::exchange(o.fd_, -1));
+    return *this;
+  }
+  unique_fd(const unique_fd&) = delete;
+  unique_fd& operator=(const unique_fd&) = delete;
+  ~unique_fd() { reset(); }
+
+  int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+  // Gives up ownership without closing.
+  int release() noexcept { return std::exchange(fd_, -1); }
+  void reset(int fd = -1) noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = fd;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// open(2), repeated while a signal interrupts it (FIFOs, slow network filesystems). On failure
+// the result is empty and errno says why, exactly as after open(2).
+inline unique_fd open_retry(const char* path, int flags, mode_t mode = 0) noexcept {
+  int fd;
+  do fd = ::open(path, flags, mode);
+  while (fd < 0 && errno == EINTR);  // bounded: repeats only on signals
+  return unique_fd(fd);
+}
+
+// True when [off, off + len) is a range of file positions: the end neither wraps around nor
+// passes off_t's maximum (pread/pwrite take a signed off_t).
+inline bool in_off_t_range(std::uint64_t off, std::uint64_t len) noexcept {
+  std::uint64_t end;
+  return checked_add(off, len, end) &&
+         end <= static_cast<std::uint64_t>(std::numeric_limits<off_t>::max());
+}
+
+// Fills all of dst from fd at off, retrying on EINTR and after short reads. The end of the file
+// before dst is full is errc::truncated (offset: where the file ended), never zero padding. An
+// empty dst succeeds without a system call.
+inline status pread_full(int fd, std::span<std::byte> dst, std::uint64_t off) noexcept {
+  if (!in_off_t_range(off, dst.size()))
+    return make_error(errc::invalid_argument, "pread range overflows off_t", error::unknown, off,
+                      dst.size());
+  std::size_t done = 0;
+  while (done < dst.size()) {  // bounded: each pass reads > 0 bytes or returns (EINTR repeats)
+    const ssize_t n =
+        ::pread(fd, dst.data() + done, dst.size() - done, static_cast<off_t>(off + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return make_error(std::error_code(errno, std::system_category()), "pread", error::unknown,
+                        off + done);
+    }
+    if (n == 0)
+      return make_error(errc::truncated, "pread reached the end of the file", error::unknown,
+                        off + done);
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+// Writes all of src into fd at off, retrying on EINTR and after short writes. A write that
+// takes nothing is errc::io_error (it would otherwise repeat forever). An empty src succeeds
+// without a system call.
+inline status pwrite_full(int fd, std::span<const std::byte> src, std::uint64_t off) noexcept {
+  if (!in_off_t_range(off, src.size()))
+    return make_error(errc::invalid_argument, "pwrite range overflows off_t", error::unknown, off,
+                      src.size());
+  std::size_t done = 0;
+  while (done < src.size()) {  // bounded: each pass writes > 0 bytes or returns (EINTR repeats)
+    const ssize_t n =
+        ::pwrite(fd, src.data() + done, src.size() - done, static_cast<off_t>(off + done));
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return make_error(std::error_code(errno, std::system_category()), "pwrite", error::unknown,
+                        off + done);
+    }
+    if (n == 0)
+      return make_error(errc::io_error, "pwrite wrote nothing", error::unknown, off + done);
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+// Writes `len` bytes into fd at dst_off, one source read and one pwrite of at most
+// buffer.size() bytes per chunk: the first len - zero_tail bytes are read from src at src_off,
+// the last zero_tail bytes are zeros. The zeros share the chunk write of the data before them,
+// so a page that ends a blob is written whole (cachefiles needs page-sized writes). `copied`
+// counts the bytes written, also when a later chunk fails. A source failure keeps the source's
+// code (offset: the source position of the failed chunk); nothing is written past it.
+inline status copy_source_to_fd(source_ref src, std::uint64_t src_off, int fd,
+                                std::uint64_t dst_off, std::uint64_t len,
+                                std::span<std::byte> buffer, std::uint64_t& copied,
+                                std::uint64_t zero_tail = 0) noexcept {
+  copied = 0;
+  if (zero_tail > len)
+    return make_error(errc::invalid_argument, "copy zero tail longer than the copy",
+                      error::unknown, dst_off, zero_tail);
+  const std::uint64_t from_source = len - zero_tail;
+  std::uint64_t src_end;
+  if (!checked_add(src_off, from_source, src_end))
+    return make_error(errc::invalid_argument, "copy source range overflows", error::unknown,
+                      src_off, from_source);
+  if (!in_off_t_range(dst_off, len))
+    return make_error(errc::invalid_argument, "copy destination range overflows off_t",
+                      error::unknown, dst_off, len);
+  if (len != 0 && buffer.empty())
+    return make_error(errc::invalid_argument, "copy buffer is empty");
+  for (std::uint64_t pos = 0; pos < len;) {  // bounded: pos grows by n > 0 up to len
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(len - pos, buffer.size()));
+    const std::size_t data =
+        pos >= from_source ? 0
+                           : static_cast<std::size_t>(std::min<std::uint64_t>(from_source - pos, n));
+    const std::span<std::byte> chunk = buffer.first(n);
+    if (data != 0) {
+      if (std::error_code ec = src.read_at(src_off + pos, chunk.first(data)))
+        return make_error(ec, "source read failed", error::unknown, src_off + pos, data);
+    }
+    if (data < n) std::memset(chunk.data() + data, 0, n - data);
+    EROFSFS_TRY(pwrite_full(fd, chunk, dst_off + pos));
+    pos += n;
+    copied += n;
+  }
+  return {};
+}
+
+}  // namespace erofsfs::posix
