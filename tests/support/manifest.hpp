@@ -8,6 +8,7 @@
 #include <erofsfs/erofsfs.hpp>
 #include <erofsfs/io/mmap_source.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <fstream>
 #include <map>
@@ -33,7 +34,8 @@ struct manifest_entry {
   std::uint32_t mtime_nsec = 0;
   std::uint64_t ino = 0;
   std::uint64_t blocks = 0;
-  std::string sha256;  // regular files only
+  std::string sha256;  // regular files up to whole_hash_limit bytes
+  std::string sha256_windows;  // bigger regular files: see sampled_windows()
   std::optional<std::string> target;                  // symlinks only
   std::optional<std::uint32_t> rdev_major, rdev_minor;  // device nodes only
   std::map<std::string, std::string> xattrs;          // name -> hex of the value
@@ -48,6 +50,43 @@ inline std::string to_hex(std::string_view bytes) {
   for (unsigned char c : bytes) {
     out += digits[c >> 4];
     out += digits[c & 15];
+  }
+  return out;
+}
+
+// Files bigger than this are not hashed whole (a 2^50-byte hole would take days to read): the
+// manifest has "sha256_windows" instead, the hashes of sampled windows (tools/fxlib.py
+// window_starts): windows of 64 KiB at 0, at every power of two from 2^20 below the size and
+// at the end, written "START+LENGTH:SHA256,...".
+inline constexpr std::uint64_t whole_hash_limit = std::uint64_t{1} << 32;
+inline constexpr std::uint64_t hash_window = std::uint64_t{1} << 16;
+
+inline std::vector<std::uint64_t> window_starts(std::uint64_t size) {
+  std::vector<std::uint64_t> starts{0};
+  for (int k = 20; k < 64 && (std::uint64_t{1} << k) < size; ++k)  // bounded: k < 64
+    starts.push_back(std::uint64_t{1} << k);
+  const std::uint64_t last = size > hash_window ? size - hash_window : 0;
+  if (last != starts.back()) starts.push_back(last);
+  std::sort(starts.begin(), starts.end());
+  starts.erase(std::unique(starts.begin(), starts.end()), starts.end());
+  return starts;
+}
+
+// "START+LENGTH:SHA256,..." for a file of `size` bytes; `read_at(offset, buffer)` fills the
+// buffer or returns an error text.
+template <class ReadAt>
+std::string sampled_windows(std::uint64_t size, ReadAt&& read_at) {
+  std::string out;
+  std::vector<std::byte> buf;
+  for (std::uint64_t start : window_starts(size)) {
+    const std::uint64_t n = std::min(hash_window, size - start);
+    buf.assign(static_cast<std::size_t>(n), std::byte{0});
+    if (std::string err = read_at(start, std::span<std::byte>(buf)); !err.empty())
+      return "error: " + err;
+    sha256 h;
+    h.update(std::span<const std::byte>(buf));
+    if (!out.empty()) out += ',';
+    out += std::to_string(start) + "+" + std::to_string(n) + ":" + h.hex();
   }
   return out;
 }
@@ -86,6 +125,7 @@ class jsonl_reader {
         if (key == "path") e.path = v;
         else if (key == "type") e.type = v;
         else if (key == "sha256") e.sha256 = v;
+        else if (key == "sha256_windows") e.sha256_windows = v;
         else if (key == "target") e.target = v;
         // "perm" repeats mode & 07777
       } else {
@@ -323,7 +363,12 @@ inline result<manifest> entries_from_image(const image& img) {
       EROFSFS_TRY_ASSIGN(std::string target, read_link(img, ino, ctx));
       e.target = std::move(target);
     }
-    if (ino.is_regular()) {
+    if (ino.is_regular() && ino.size > whole_hash_limit) {
+      e.sha256_windows = sampled_windows(ino.size, [&](std::uint64_t at, std::span<std::byte> b) {
+        status r = read(img, ino, at, b, ctx);
+        return r ? std::string() : r.error().message();
+      });
+    } else if (ino.is_regular()) {
       sha256 h;
       for (std::uint64_t off = 0; off < ino.size;) {
         const std::size_t n =
@@ -378,6 +423,7 @@ inline std::vector<std::string> compare_manifests(const manifest& expected, cons
     if (compare_ino) field("ino", want.ino, got.ino);
     field("blocks", want.blocks, got.blocks);
     field("sha256", want.sha256, got.sha256);
+    field("sha256_windows", want.sha256_windows, got.sha256_windows);
     field("target", want.target.value_or("(none)"), got.target.value_or("(none)"));
     field("rdev_major", want.rdev_major.value_or(~0u), got.rdev_major.value_or(~0u));
     field("rdev_minor", want.rdev_minor.value_or(~0u), got.rdev_minor.value_or(~0u));

@@ -229,6 +229,22 @@ inline std::string hash_file(const std::string& path, std::vector<std::byte>& bu
   return h.hex();
 }
 
+// sampled_windows() of a big file through pread(2).
+inline std::string hash_windows(const std::string& path, std::uint64_t size) {
+  fd_guard fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (fd.get() < 0) return "error: " + errno_text("open", errno);
+  return sampled_windows(size, [&](std::uint64_t at, std::span<std::byte> b) -> std::string {
+    for (std::size_t done = 0; done < b.size();) {  // bounded: each pass reads bytes or fails
+      const ssize_t n = ::pread(fd.get(), b.data() + done, b.size() - done,
+                                static_cast<off_t>(at + done));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return n == 0 ? "short read" : errno_text("pread", errno);
+      done += static_cast<std::size_t>(n);
+    }
+    return {};
+  });
+}
+
 inline bool read_xattrs(const std::string& path, manifest_entry& e, std::string& err) {
   std::vector<char> names;
   ssize_t len = 0;
@@ -290,7 +306,10 @@ inline std::optional<manifest> entries_from_mount(const std::string& root, std::
       target.resize(static_cast<std::size_t>(n));
       e.target = std::move(target);
     }
-    if (S_ISREG(st.st_mode)) e.sha256 = detail::hash_file(real, buf);
+    if (S_ISREG(st.st_mode) && e.size > whole_hash_limit)
+      e.sha256_windows = detail::hash_windows(real, e.size);
+    else if (S_ISREG(st.st_mode))
+      e.sha256 = detail::hash_file(real, buf);
     if (!detail::read_xattrs(real, e, err)) return err = real + ": " + err, false;
     if (S_ISDIR(st.st_mode)) pending.push_back(path);
     m.emplace(path, std::move(e));
