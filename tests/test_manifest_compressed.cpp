@@ -60,6 +60,9 @@ EROFSFS_MANIFEST_CASE("zstd-ztail-frag-dedupe", "Zstandard ztailpacking + fragme
 EROFSFS_MANIFEST_CASE("newest-combo", "48bit + metabox + fragments + dedupe + ztailpacking + zstd")
 EROFSFS_MANIFEST_CASE("v18-multi-algorithm", "erofs-utils 1.8 LZ4HC + MicroLZMA + Zstandard")
 EROFSFS_MANIFEST_CASE("v18-lzma-ztail-frag", "erofs-utils 1.8 MicroLZMA ztailpacking + fragments")
+EROFSFS_MANIFEST_CASE("real-doc-dedupe", "-Ededupe alone: the fragments bit with packed_nid 0")
+EROFSFS_MANIFEST_CASE("real-python-allfrag", "a Python stdlib slice, every file in the packed inode")
+EROFSFS_MANIFEST_CASE("metabox-xattr-prefix", "metabox with long xattr prefixes")
 
 TEST_CASE("known issue lz4hc-frag-ztail-mkfs-bug reads as the kernel shows it") {
   const auto diffs = erofsfs::test::check_fixture_against_manifest(

@@ -365,7 +365,7 @@ inline result<manifest> entries_from_image(const image& img) {
     }
     if (ino.is_regular() && ino.size > whole_hash_limit) {
       e.sha256_windows = sampled_windows(ino.size, [&](std::uint64_t at, std::span<std::byte> b) {
-        status r = read(img, ino, at, b, ctx);
+        auto r = read(img, ino, at, b, ctx);
         return r ? std::string() : r.error().message();
       });
     } else if (ino.is_regular()) {
