@@ -1,6 +1,6 @@
 // Shared pieces of the erofsfs tool: exit codes, error printing ("erofsfs: <cmd>: <message>"),
-// option parsing, opening an image with its devices and decoders, display escaping, and a tree
-// walk that reports problems and keeps going (fsck, extract).
+// option parsing, opening an image with its devices and decoders, display escaping, and the
+// entry-name check of extract.
 #pragma once
 
 #include <fcntl.h>
@@ -433,109 +433,12 @@ inline std::unique_ptr<opened_image> open_image(const args& a, const std::string
   return o;
 }
 
-// --- tree walk ------------------------------------------------------------------------------
+// --- extracting -----------------------------------------------------------------------------
 
 // Entry names an extractor may create: what Linux itself would accept as one path component.
 inline bool safe_name(std::string_view name) {
   return !name.empty() && name != "." && name != ".." &&
          name.find('/') == std::string_view::npos && name.find('\0') == std::string_view::npos;
-}
-
-struct tree_node {
-  std::string_view path;  // "/" for the image root, else "/a/b"
-  std::string_view name;  // "" for the start inode
-  const inode& ino;
-  unsigned depth;         // 0 for the start inode
-};
-
-// Visits `start` (path `start_path`) and everything below it, parents before children, without
-// recursion. Unlike erofsfs::walk it does not stop at the first problem: a bad entry, inode or
-// directory block is passed to problem(path, error) and the walk goes on with the next entry
-// (or the next directory). "." and ".." are checked (they must be directory entries, "." must
-// point at its directory) and not visited.
-//   enter(const tree_node&) -> bool: for directories, whether to descend;
-//   leave(const tree_node&): after the last child of a directory that was descended into.
-// Returns false if the walk had to stop early (inode limit).
-template <class Enter, class Leave, class Problem>
-bool walk_tree(const image& img, read_context& ctx, const inode& start, std::string_view start_path,
-               Enter&& enter, Leave&& leave, Problem&& problem) {
-  struct frame {
-    dir_reader reader;
-    std::size_t path_len;  // of this directory's path in `path`
-    unsigned depth;
-  };
-  // The image root is "/", every other path is "<parent>/<name>"; `path` holds the current
-  // entry's path without a trailing '/', so the root is kept as "" and shown as "/".
-  std::string path(start_path == "/" ? std::string_view() : start_path);
-  auto shown = [&]() -> std::string_view { return path.empty() ? std::string_view("/") : path; };
-  std::string_view start_name = start_path;
-  if (const auto slash = start_name.rfind('/'); slash != std::string_view::npos)
-    start_name = start_name.substr(slash + 1);
-  if (!enter(tree_node{shown(), start_name == "/" ? "" : start_name, start, 0}) || !start.is_dir())
-    return true;
-  std::unordered_set<std::uint64_t> seen_dirs{start.nid};
-  std::uint64_t visited = 1;
-  std::vector<frame> stack;
-  stack.push_back(frame{dir_reader(img, start, ctx), path.size(), 0});
-  while (!stack.empty()) {  // bounded: each directory is entered once (seen_dirs), inodes capped
-    frame& top = stack.back();
-    dir_entry e;
-    auto more = top.reader.next(e);
-    path.resize(top.path_len);
-    if (!more || !*more) {
-      if (!more) problem(shown(), more.error());
-      const inode dir = top.reader.dir();
-      const unsigned depth = top.depth;
-      stack.pop_back();
-      leave(tree_node{shown(), {}, dir, depth});
-      continue;
-    }
-    const std::uint64_t dir_nid = top.reader.dir().nid;
-    if (e.name == "." || e.name == "..") {
-      if (e.type != file_type::directory)
-        problem(shown(), corrupted(e.name == "." ? "'.' entry is not a directory entry"
-                                                 : "'..' entry is not a directory entry",
-                                   e.nid));
-      else if (e.name == "." && e.nid != dir_nid)
-        problem(shown(), corrupted("'.' entry does not point at its directory", dir_nid,
-                                   error::unknown, e.nid));
-      continue;
-    }
-    path += '/';
-    path += e.name;
-    if (++visited > img.lim().max_walk_inodes) {
-      problem(shown(), make_error(errc::limit_exceeded, "more inodes than limits::max_walk_inodes"));
-      return false;
-    }
-    auto child = read_inode(img, e.nid);
-    if (!child) {
-      problem(shown(), child.error());
-      continue;
-    }
-    if (e.type != file_type::unknown && e.type != child->type()) {
-      problem(shown(), corrupted("dirent file type differs from the inode's", e.nid, child->pos,
-                                 static_cast<std::uint64_t>(e.type)));
-      continue;
-    }
-    const unsigned depth = top.depth + 1;
-    if (child->is_dir()) {
-      if (seen_dirs.count(child->nid)) {
-        problem(shown(), corrupted("directory reached twice (loop or hard-linked directory)",
-                                   child->nid, child->pos));
-        continue;
-      }
-      if (depth > img.lim().max_depth) {
-        problem(shown(), make_error(errc::limit_exceeded, "directory deeper than limits::max_depth",
-                                    child->nid));
-        continue;
-      }
-    }
-    const std::string_view name = std::string_view(path).substr(top.path_len + 1);
-    if (!enter(tree_node{shown(), name, *child, depth}) || !child->is_dir()) continue;
-    seen_dirs.insert(child->nid);
-    stack.push_back(frame{dir_reader(img, *child, ctx), path.size(), depth});  // invalidates top
-  }
-  return true;
 }
 
 }  // namespace erofsfs::cli

@@ -46,10 +46,16 @@ class extractor {
     root_fd_ = root_fd;
     prefix_len_ = start_path == "/" ? 0 : start_path.size();
     cwd_fd_ = ::open(".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    walk_tree(
-        img_, ctx_, start, start_path, [&](const tree_node& n) { return enter(n); },
-        [&](const tree_node& n) { leave(n); },
-        [&](std::string_view path, const error& e) { fail(path, e); });
+    struct {
+      extractor& x;
+      result<bool> enter(const walk_entry& n) { return x.enter(n); }
+      void leave(const walk_entry& n) { x.leave(n); }
+      void problem(std::string_view path, const error& e) { x.fail(path, e); }
+    } visitor{*this};
+    walk_options opts;
+    opts.on_error = walk_errors::report;
+    opts.check_dot_entries = true;
+    (void)walk_tree(img_, ctx_, start, start_path, visitor, opts);  // report mode: see fail()
   }
 
  private:
@@ -63,14 +69,14 @@ class extractor {
   }
 
   // The entry's path relative to DIR (what linkat needs for a later hard link).
-  std::string relative(const tree_node& n) const {
+  std::string relative(const walk_entry& n) const {
     if (n.depth == 0) return std::string(n.name);
     std::string_view r = n.path.substr(std::min(prefix_len_, n.path.size()));
     while (!r.empty() && r.front() == '/') r.remove_prefix(1);
     return std::string(r);
   }
 
-  bool enter(const tree_node& n) {
+  bool enter(const walk_entry& n) {
     if (n.depth == 0 && n.ino.is_dir()) {
       dir_fds_.assign(1, root_fd_);
       ++dirs_;
@@ -115,7 +121,7 @@ class extractor {
     return false;
   }
 
-  void leave(const tree_node& n) {
+  void leave(const walk_entry& n) {
     if (dir_fds_.size() != n.depth + 1) {
       fail(n.path, make_error(errc::internal, "extract directory stack out of step", n.ino.nid));
       return;
@@ -150,7 +156,7 @@ class extractor {
   }
 
   template <class Chown, class Chmod>
-  void apply_owner_mode(const tree_node& n, Chown&& do_chown, Chmod&& do_chmod) {
+  void apply_owner_mode(const walk_entry& n, Chown&& do_chown, Chmod&& do_chmod) {
     // chown first: it clears set-user/group-ID bits, which chmod then restores.
     if (do_chown(static_cast<uid_t>(n.ino.uid), static_cast<gid_t>(n.ino.gid)) != 0) {
       if (errno == EPERM && !as_root_) {
@@ -168,7 +174,7 @@ class extractor {
   // A destination without a namespace (EOPNOTSUPP) is reported once per namespace and is not a
   // failure: the image is fine, the target filesystem cannot hold it.
   template <class Set>
-  void apply_xattrs(const tree_node& n, Set&& set) {
+  void apply_xattrs(const walk_entry& n, Set&& set) {
     auto xs = list_xattrs(img_, n.ino);
     if (!xs) return fail(n.path, xs.error());
     for (const xattr& x : *xs) {
@@ -187,7 +193,7 @@ class extractor {
     }
   }
 
-  bool make_dir(int parent, const std::string& name, const tree_node& n) {
+  bool make_dir(int parent, const std::string& name, const walk_entry& n) {
     if (::mkdirat(parent, name.c_str(), 0700) != 0 && errno != EEXIST) {
       fail_errno(n.path, "mkdir", errno);
       return false;
@@ -203,7 +209,52 @@ class extractor {
     return true;
   }
 
-  void make_file(int parent, const std::string& name, const tree_node& n) {
+  // Writes the file's stored extents at their offsets; holes are skipped (the ftruncate that
+  // follows gives the file its size), so they stay holes and cost nothing, whatever their size.
+  // Stored pieces that are all zeros are left as holes too. False after a write error.
+  bool write_data(int fd, const walk_entry& n) {
+    const inode& ino = n.ino;
+    extent_iterator it(img_, ino);
+    extent e;
+    while (true) {  // bounded: the iterator advances through the file and stops at its end
+      auto more = it.next(e);
+      if (!more) {
+        fail(n.path, more.error());
+        return true;  // the image's problem, reported; the file keeps what was written
+      }
+      if (!*more) return true;
+      if (e.kind == extent_kind::hole) continue;
+      std::uint64_t offset = e.logical;
+      while (offset < e.end()) {  // bounded: offset grows by > 0 each pass or the loop ends
+        const std::size_t want =
+            static_cast<std::size_t>(std::min<std::uint64_t>(buf_.size(), e.end() - offset));
+        auto n_read = read(img_, ino, offset, std::span(buf_).first(want), ctx_);
+        if (!n_read || *n_read == 0) {
+          fail(n.path, n_read ? make_error(errc::internal, "read returned no data", ino.nid, offset)
+                              : n_read.error());
+          return true;
+        }
+        const std::span<const std::byte> data = std::span(buf_).first(*n_read);
+        if (std::any_of(data.begin(), data.end(), [](std::byte b) { return b != std::byte{0}; })) {
+          std::size_t done = 0;
+          while (done < data.size()) {  // bounded: each pass writes > 0 bytes or fails
+            const ssize_t w = ::pwrite(fd, data.data() + done, data.size() - done,
+                                       static_cast<off_t>(offset + done));
+            if (w < 0 && errno == EINTR) continue;
+            if (w <= 0) {
+              fail_errno(n.path, "write", w < 0 ? errno : EIO);
+              return false;
+            }
+            done += static_cast<std::size_t>(w);
+          }
+        }
+        offset += *n_read;
+        bytes_ += *n_read;
+      }
+    }
+  }
+
+  void make_file(int parent, const std::string& name, const walk_entry& n) {
     const inode& ino = n.ino;
     int fd = -1;
     if (!replace(parent, name, n.path, [&] {
@@ -213,32 +264,9 @@ class extractor {
         }))
       return;
     ++files_;
-    std::uint64_t offset = 0;
-    while (offset < ino.size) {  // bounded: offset grows by > 0 each pass or the loop ends
-      auto n_read = read(img_, ino, offset, buf_, ctx_);
-      if (!n_read || *n_read == 0) {
-        fail(n.path, n_read ? make_error(errc::internal, "read returned no data", ino.nid, offset)
-                            : n_read.error());
-        break;
-      }
-      const std::span<const std::byte> data = std::span(buf_).first(*n_read);
-      // All-zero pieces are left as holes; ftruncate below gives the file its full size.
-      if (std::any_of(data.begin(), data.end(), [](std::byte b) { return b != std::byte{0}; })) {
-        std::size_t done = 0;
-        while (done < data.size()) {  // bounded: each pass writes > 0 bytes or fails
-          const ssize_t w = ::pwrite(fd, data.data() + done, data.size() - done,
-                                     static_cast<off_t>(offset + done));
-          if (w < 0 && errno == EINTR) continue;
-          if (w <= 0) {
-            fail_errno(n.path, "write", w < 0 ? errno : EIO);
-            ::close(fd);
-            return;
-          }
-          done += static_cast<std::size_t>(w);
-        }
-      }
-      offset += *n_read;
-      bytes_ += *n_read;
+    if (!write_data(fd, n)) {
+      ::close(fd);
+      return;
     }
     if (::ftruncate(fd, static_cast<off_t>(ino.size)) != 0) fail_errno(n.path, "truncate", errno);
     apply_owner_mode(n, [&](uid_t u, gid_t g) { return ::fchown(fd, u, g); },
@@ -253,7 +281,7 @@ class extractor {
 
   // Symlinks, devices, fifos and sockets cannot be opened for writing metadata, so their
   // attributes are set by name relative to the parent, never following a symlink.
-  void finish_by_name(int parent, const std::string& name, const tree_node& n) {
+  void finish_by_name(int parent, const std::string& name, const walk_entry& n) {
     apply_owner_mode(
         n,
         [&](uid_t u, gid_t g) {
@@ -273,7 +301,7 @@ class extractor {
       fail_errno(n.path, "utimensat", errno);
   }
 
-  void make_symlink(int parent, const std::string& name, const tree_node& n) {
+  void make_symlink(int parent, const std::string& name, const walk_entry& n) {
     auto target = read_link(img_, n.ino, ctx_);
     if (!target) return fail(n.path, target.error());
     if (!replace(parent, name, n.path,
@@ -283,7 +311,7 @@ class extractor {
     finish_by_name(parent, name, n);
   }
 
-  void make_node(int parent, const std::string& name, const tree_node& n) {
+  void make_node(int parent, const std::string& name, const walk_entry& n) {
     const inode& ino = n.ino;
     const mode_t type = static_cast<mode_t>(ino.mode & mode_type_mask);
     const dev_t dev = (ino.type() == file_type::chrdev || ino.type() == file_type::blkdev)

@@ -1,12 +1,18 @@
 // Tree walk (L6): depth-first over every inode reachable from a directory, with an explicit
 // stack (no recursion driven by the image), a depth limit, and loop protection: a directory
 // reached twice (a hard-linked directory, or an entry pointing at an ancestor) is corruption.
+//
+// walk()/walk_from() stop at the first problem and return it. walk_tree() is the general form:
+// a visitor with enter/leave hooks and a policy for problems, so that a checker or extractor
+// can report a bad entry and go on with the next one (walk_errors::report).
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include "directory.hpp"
@@ -18,67 +24,165 @@
 namespace erofsfs {
 
 struct walk_entry {
-  std::string_view path;  // "/" for the start directory, then "/a", "/a/b", ...
-  std::string_view name;  // last component ("" for the start directory)
+  std::string_view path;  // the start's path ("/" by default), then "<start>/a", "<start>/a/b", ...
+  std::string_view name;  // last component (for the start: the last component of its path, "" for "/")
   const inode& ino;
-  std::uint64_t parent_nid;
-  unsigned depth;  // 0 for the start directory
+  std::uint64_t parent_nid;  // the start's own nid for the start
+  unsigned depth;            // 0 for the start
 };
 
-// Calls `visit(const walk_entry&) -> status` for the start directory, then for every entry
-// below it ("." and ".." excepted), parents before children, in directory order. Hard-linked
-// files are visited once per path.
-template <class Visit>
-status walk(const image& img, read_context& ctx, Visit&& visit) {
-  return walk_from(img, img.sb().root_nid, ctx, visit);
+// What walk_tree() does with a bad directory entry, inode or directory block.
+enum class walk_errors : std::uint8_t {
+  stop,    // return the first problem (walk() and walk_from() always do this)
+  report,  // pass it to the visitor's problem() and go on with the next entry or directory
+};
+
+struct walk_options {
+  walk_errors on_error = walk_errors::stop;
+  // Also check the "." and ".." entries: both must be directory entries, and "." must name its
+  // own directory. Linux never looks at them; a checker or extractor should.
+  bool check_dot_entries = false;
+};
+
+// Visits `start` (found at `start_path`) and everything below it, parents before children, in
+// directory order; "." and ".." are not visited. Hard-linked files are visited once per path.
+// The visitor provides:
+//   result<bool> enter(const walk_entry&)  whether to descend (directories only); an error is a
+//                                          problem of that entry (the entry is not descended)
+//   void leave(const walk_entry&)          optional: after the last child of a directory that
+//                                          was descended into (name is empty)
+//   void problem(std::string_view path, const error&)   needed for walk_errors::report
+// With walk_errors::report every problem, including the one that cuts the walk short
+// (limits::max_walk_inodes), goes to problem() and the walk returns success; with
+// walk_errors::stop the first problem is returned and problem() is never called.
+template <class Visitor>
+status walk_tree(const image& img, read_context& ctx, const inode& start,
+                 std::string_view start_path, Visitor&& v, const walk_options& opt = {}) {
+  const bool report = opt.on_error == walk_errors::report;
+  auto problem = [&](std::string_view where, const error& e) -> status {
+    if (!report) return e;
+    if constexpr (requires { v.problem(where, e); }) v.problem(where, e);
+    return {};
+  };
+  struct frame {
+    dir_reader reader;     // holds its own copy of the directory inode
+    std::size_t path_len;  // length of this directory's path in `path`
+    std::uint64_t parent_nid;
+    unsigned depth;
+  };
+  // `path` holds the current entry's path without a trailing '/'; the root is kept as "" and
+  // shown as "/".
+  std::string path(start_path == "/" ? std::string_view() : start_path);
+  auto shown = [&]() -> std::string_view { return path.empty() ? std::string_view("/") : path; };
+  std::string_view start_name = start_path;
+  if (const auto slash = start_name.rfind('/'); slash != std::string_view::npos)
+    start_name = start_name.substr(slash + 1);
+  {
+    auto descend = v.enter(walk_entry{shown(), start_name, start, start.nid, 0});
+    if (!descend) return problem(shown(), descend.error());
+    if (!*descend || !start.is_dir()) return {};
+  }
+  std::unordered_set<std::uint64_t> seen_dirs{start.nid};
+  std::uint64_t visited = 1;
+  std::vector<frame> stack;
+  stack.push_back(frame{dir_reader(img, start, ctx), path.size(), start.nid, 0});
+  while (!stack.empty()) {  // bounded: each directory is entered once (seen_dirs), inodes capped
+    frame& top = stack.back();
+    dir_entry e;
+    auto more = top.reader.next(e);
+    path.resize(top.path_len);
+    if (!more || !*more) {
+      if (!more) EROFSFS_TRY(problem(shown(), more.error()));
+      const inode dir = top.reader.dir();
+      const walk_entry done{shown(), {}, dir, top.parent_nid, top.depth};
+      stack.pop_back();  // `done` refers to `dir` and `path`, not to the frame
+      if constexpr (requires { v.leave(done); }) v.leave(done);
+      continue;
+    }
+    const std::uint64_t dir_nid = top.reader.dir().nid;
+    if (e.name == "." || e.name == "..") {
+      if (!opt.check_dot_entries) continue;
+      if (e.type != file_type::directory)
+        EROFSFS_TRY(problem(shown(), corrupted(e.name == "." ? "'.' entry is not a directory entry"
+                                                             : "'..' entry is not a directory entry",
+                                               e.nid)));
+      else if (e.name == "." && e.nid != dir_nid)
+        EROFSFS_TRY(problem(shown(), corrupted("'.' entry does not point at its directory",
+                                               dir_nid, error::unknown, e.nid)));
+      continue;
+    }
+    path += '/';
+    path += e.name;
+    if (++visited > img.lim().max_walk_inodes) {
+      EROFSFS_TRY(problem(shown(), make_error(errc::limit_exceeded,
+                                              "more inodes than limits::max_walk_inodes")));
+      return {};
+    }
+    auto child = read_inode(img, e.nid);
+    if (!child) {
+      EROFSFS_TRY(problem(shown(), child.error()));
+      continue;
+    }
+    if (e.type != file_type::unknown && e.type != child->type()) {
+      EROFSFS_TRY(problem(shown(), corrupted("dirent file type differs from the inode's", e.nid,
+                                             child->pos, static_cast<std::uint64_t>(e.type))));
+      continue;
+    }
+    const unsigned depth = top.depth + 1;
+    if (child->is_dir()) {
+      if (seen_dirs.count(child->nid)) {
+        EROFSFS_TRY(problem(shown(), corrupted("directory reached twice (loop or hard-linked directory)",
+                                               child->nid, child->pos)));
+        continue;
+      }
+      if (depth >= img.lim().max_depth) {
+        EROFSFS_TRY(problem(shown(), make_error(errc::limit_exceeded,
+                                                "directory deeper than limits::max_depth",
+                                                child->nid)));
+        continue;
+      }
+    }
+    const std::string_view name = std::string_view(path).substr(top.path_len + 1);
+    auto descend = v.enter(walk_entry{shown(), name, *child, dir_nid, depth});
+    if (!descend) {
+      EROFSFS_TRY(problem(shown(), descend.error()));
+      continue;
+    }
+    if (!*descend || !child->is_dir()) continue;
+    seen_dirs.insert(child->nid);
+    stack.push_back(frame{dir_reader(img, *child, ctx), path.size(), dir_nid, depth});  // invalidates top
+  }
+  return {};
 }
 
+namespace detail {
+
+// walk()'s visitor: visit(entry) -> status for every entry, descending into every directory.
+template <class Visit>
+struct visit_all {
+  Visit& visit;
+  result<bool> enter(const walk_entry& e) {
+    EROFSFS_TRY(visit(e));
+    return e.ino.is_dir();
+  }
+};
+
+}  // namespace detail
+
+// Calls `visit(const walk_entry&) -> status` for the start directory, then for every entry
+// below it, parents before children, in directory order; stops at the first problem (or the
+// first error `visit` returns) and returns it.
 template <class Visit>
 status walk_from(const image& img, std::uint64_t start_nid, read_context& ctx, Visit&& visit) {
   EROFSFS_TRY_ASSIGN(const inode start, read_inode(img, start_nid));
   if (!start.is_dir()) return make_error(errc::not_a_directory, "walk start is not a directory", start_nid);
-  struct frame {
-    dir_reader reader;     // holds its own copy of the directory inode
-    std::size_t path_len;  // length of this directory's path in `path`
-  };
-  std::string path = "/";
-  EROFSFS_TRY(visit(walk_entry{path, "", start, start.nid, 0}));
-  std::unordered_set<std::uint64_t> seen_dirs{start.nid};
-  std::uint64_t visited = 1;
-  std::vector<frame> stack;
-  stack.push_back(frame{dir_reader(img, start, ctx), 0});
-  while (!stack.empty()) {  // bounded: each inode is visited once per path, capped below
-    frame& top = stack.back();
-    dir_entry e;
-    EROFSFS_TRY_ASSIGN(const bool more, top.reader.next(e));
-    if (!more) {
-      stack.pop_back();
-      continue;
-    }
-    if (e.name == "." || e.name == "..") continue;
-    if (++visited > img.lim().max_walk_inodes)
-      return make_error(errc::limit_exceeded, "more inodes than limits::max_walk_inodes");
-    path.resize(top.path_len);
-    path += '/';
-    path += e.name;
-    EROFSFS_TRY_ASSIGN(inode child, read_inode(img, e.nid));
-    if (e.type != file_type::unknown && e.type != child.type())
-      return corrupted("dirent file type differs from the inode's", e.nid, child.pos,
-                       static_cast<std::uint64_t>(e.type));
-    const std::uint64_t parent = top.reader.dir().nid;
-    const unsigned depth = static_cast<unsigned>(stack.size());
-    EROFSFS_TRY(visit(walk_entry{path, std::string_view(path).substr(top.path_len + 1), child,
-                                 parent, depth}));
-    if (!child.is_dir()) continue;
-    if (!seen_dirs.insert(child.nid).second)
-      return corrupted("directory reached twice (loop or hard-linked directory)", child.nid,
-                       child.pos);
-    if (depth >= img.lim().max_depth)
-      return make_error(errc::limit_exceeded, "directory deeper than limits::max_depth", child.nid);
-    const std::size_t len = path.size();
-    stack.push_back(frame{dir_reader(img, child, ctx), len});
-  }
-  return {};
+  detail::visit_all<std::remove_reference_t<Visit>> v{visit};
+  return walk_tree(img, ctx, start, "/", v);
+}
+
+template <class Visit>
+status walk(const image& img, read_context& ctx, Visit&& visit) {
+  return walk_from(img, img.sb().root_nid, ctx, std::forward<Visit>(visit));
 }
 
 }  // namespace erofsfs
