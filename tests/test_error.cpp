@@ -13,7 +13,8 @@ TEST_CASE("an errc converts to a std::error_code in the erofsfs category") {
 }
 
 TEST_CASE("error::message names the check and where it failed") {
-  const error e = corrupted("dirent nameoff not increasing", 42, 0x1a2c, 7);
+  const error e =
+      corrupted("dirent nameoff not increasing", {.nid = 42, .offset = 0x1a2c, .value = 7});
   CHECK(e.message() == "corrupted image: dirent nameoff not increasing (nid 42, offset 0x1a2c, value 7)");
 }
 

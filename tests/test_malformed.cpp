@@ -175,7 +175,7 @@ TEST_CASE("malformed: a 1 GiB block size is refused before anything is sized fro
   // Not re-sealed: the block size is checked before the checksum, which would cover 1 GiB.
   read_size_probe probe{memory_source(f.img.view())};
   check_error(open_image(probe), errc::unsupported,
-              "block size larger than the configured maximum");
+              what::block_size_larger_than_the_configured_maximum);
   CHECK(probe.largest <= 4096);
 }
 
@@ -231,7 +231,7 @@ TEST_CASE("malformed: a path through a self-link deeper than limits::max_depth")
   std::string path = "/bigdir";
   for (int i = 0; i < 40; ++i) path += "/" + sub.name;
   check_error(resolve_path(*img, path, f.ctx), errc::limit_exceeded,
-              "path deeper than limits::max_depth");
+              what::path_deeper_than_limits_max_depth);
 }
 
 TEST_CASE("malformed: dirent name offsets that do not increase") {
@@ -244,9 +244,9 @@ TEST_CASE("malformed: dirent name offsets that do not increase") {
   REQUIRE(img);
   dir_reader r(*img, dir, f.ctx);
   dir_entry e;
-  check_error(r.next(e), errc::corrupted, "dirent nameoff not increasing");
+  check_error(r.next(e), errc::corrupted, what::dirent_nameoff_not_increasing);
   check_error(lookup(*img, dir, ents[1].name, f.ctx), errc::corrupted,
-              "dirent nameoff not increasing");
+              what::dirent_nameoff_not_increasing);
 }
 
 TEST_CASE("malformed: the last dirent name offset outside the block") {
@@ -260,9 +260,9 @@ TEST_CASE("malformed: the last dirent name offset outside the block") {
   // The entry before the last one ends its name at the last nameoff, so that check fires.
   dir_reader r(*img, dir, f.ctx);
   dir_entry e;
-  check_error(r.next(e), errc::corrupted, "dirent nameoff not increasing");
+  check_error(r.next(e), errc::corrupted, what::dirent_nameoff_not_increasing);
   check_error(lookup(*img, dir, ents.back().name, f.ctx), errc::corrupted,
-              "dirent nameoff not increasing");
+              what::dirent_nameoff_not_increasing);
 }
 
 TEST_CASE("malformed: a first dirent name offset that is not a multiple of 12") {
@@ -273,9 +273,9 @@ TEST_CASE("malformed: a first dirent name offset that is not a multiple of 12") 
   auto img = f.open();
   REQUIRE(img);
   // Block 1 is only reached after block 0's entries: readdir fails there, lookup at once.
-  check_error(read_everything(*img, f.ctx), errc::corrupted, "invalid first dirent nameoff");
+  check_error(read_everything(*img, f.ctx), errc::corrupted, what::invalid_first_dirent_nameoff);
   check_error(lookup(*img, dir, ents[0].name, f.ctx), errc::corrupted,
-              "invalid first dirent nameoff");
+              what::invalid_first_dirent_nameoff);
 }
 
 TEST_CASE("malformed: a first dirent name offset past the block") {
@@ -287,7 +287,7 @@ TEST_CASE("malformed: a first dirent name offset past the block") {
   REQUIRE(img);
   dir_reader r(*img, dir, f.ctx);
   dir_entry e;
-  check_error(r.next(e), errc::corrupted, "invalid first dirent nameoff");
+  check_error(r.next(e), errc::corrupted, what::invalid_first_dirent_nameoff);
 }
 
 // --- inode fields -----------------------------------------------------------------------------
@@ -305,7 +305,7 @@ TEST_CASE("malformed: a huge i_size on a flat file is refused by read_all and fa
   REQUIRE(ino);
   std::vector<std::byte> data;
   check_error(read_all(*img, *ino, data, f.ctx), errc::limit_exceeded,
-              "file larger than limits::max_read_all");
+              what::file_larger_than_limits_max_read_all);
   std::byte buf[16];
   check_error(read(*img, *ino, std::uint64_t{1} << 61, buf, f.ctx), errc::truncated,
               "data past the end of the device");
@@ -317,7 +317,7 @@ TEST_CASE("malformed: an i_size above INT64_MAX is corruption") {
   f.set_size(file, ~std::uint64_t{0} - 7);
   auto img = f.open();
   REQUIRE(img);
-  check_error(read_inode(*img, file.nid), errc::corrupted, "negative i_size");
+  check_error(read_inode(*img, file.nid), errc::corrupted, what::negative_i_size);
 }
 
 TEST_CASE("malformed: a symlink of size UINT64_MAX is corruption") {
@@ -326,8 +326,8 @@ TEST_CASE("malformed: a symlink of size UINT64_MAX is corruption") {
   f.set_size(link, ~std::uint64_t{0});
   auto img = f.open();
   REQUIRE(img);
-  check_error(read_inode(*img, link.nid), errc::corrupted, "negative i_size");
-  check_error(read_everything(*img, f.ctx), errc::corrupted, "negative i_size");
+  check_error(read_inode(*img, link.nid), errc::corrupted, what::negative_i_size);
+  check_error(read_everything(*img, f.ctx), errc::corrupted, what::negative_i_size);
 }
 
 TEST_CASE("malformed: a symlink longer than PATH_MAX - 1 is corruption") {
@@ -339,7 +339,7 @@ TEST_CASE("malformed: a symlink longer than PATH_MAX - 1 is corruption") {
   auto ino = read_inode(*img, link.nid);
   REQUIRE(ino);
   check_error(read_link(*img, *ino, f.ctx), errc::corrupted,
-              "symlink target longer than PATH_MAX - 1");
+              what::symlink_target_longer_than_path_max_1);
 }
 
 TEST_CASE("malformed: i_mode 0 has no file type") {
@@ -348,14 +348,14 @@ TEST_CASE("malformed: i_mode 0 has no file type") {
   f.img.le16(file.pos + 4, 0);
   auto img = f.open();
   REQUIRE(img);
-  check_error(read_inode(*img, file.nid), errc::corrupted, "bogus i_mode file type");
-  check_error(read_everything(*img, f.ctx), errc::corrupted, "bogus i_mode file type");
+  check_error(read_inode(*img, file.nid), errc::corrupted, what::bogus_i_mode_file_type);
+  check_error(read_everything(*img, f.ctx), errc::corrupted, what::bogus_i_mode_file_type);
 }
 
 TEST_CASE("malformed: a root whose i_mode is 0 fails open") {
   fixture f("plain-4k");
   f.img.le16(f.at("/").pos + 4, 0);
-  check_error(f.open(), errc::corrupted, "bogus i_mode file type");
+  check_error(f.open(), errc::corrupted, what::bogus_i_mode_file_type);
 }
 
 TEST_CASE("malformed: flat data blocks past the end of the device") {
@@ -388,10 +388,10 @@ TEST_CASE("malformed: an inline tail crossing a block boundary") {
   auto ino = read_inode(*img, file.nid);
   REQUIRE(ino);
   check_error(map_extent(*img, *ino, ino->size - 1), errc::corrupted,
-              "inline data crosses a block boundary");
+              what::inline_data_crosses_a_block_boundary);
   std::vector<std::byte> data;
   check_error(read_all(*img, *ino, data, f.ctx), errc::corrupted,
-              "inline data crosses a block boundary");
+              what::inline_data_crosses_a_block_boundary);
 }
 
 // --- xattrs -----------------------------------------------------------------------------------
@@ -405,7 +405,7 @@ TEST_CASE("malformed: an xattr area of exactly the header is refused like Linux 
   REQUIRE(img);
   auto ino = read_inode(*img, root.nid);
   REQUIRE(ino);
-  check_error(list_xattrs(*img, *ino), errc::unsupported, "xattr area with only a header");
+  check_error(list_xattrs(*img, *ino), errc::unsupported, what::xattr_area_with_only_a_header);
 }
 
 TEST_CASE("malformed: an xattr shared count larger than the area") {
@@ -417,7 +417,7 @@ TEST_CASE("malformed: an xattr shared count larger than the area") {
   REQUIRE(img);
   auto ino = read_inode(*img, root.nid);
   REQUIRE(ino);
-  check_error(list_xattrs(*img, *ino), errc::corrupted, "xattr shared count exceeds the area");
+  check_error(list_xattrs(*img, *ino), errc::corrupted, what::xattr_shared_count_exceeds_the_area);
 }
 
 TEST_CASE("malformed: an inline xattr value size running past the area") {
@@ -432,9 +432,9 @@ TEST_CASE("malformed: an inline xattr value size running past the area") {
   REQUIRE(img);
   auto ino = read_inode(*img, root.nid);
   REQUIRE(ino);
-  check_error(list_xattrs(*img, *ino), errc::corrupted, "xattr entry larger than its area");
+  check_error(list_xattrs(*img, *ino), errc::corrupted, what::xattr_entry_larger_than_its_area);
   check_error(get_xattr(*img, *ino, "user.root"), errc::corrupted,
-              "xattr entry larger than its area");
+              what::xattr_entry_larger_than_its_area);
 }
 
 TEST_CASE("malformed: an xattr icount of 65535 stays inside its bounds") {
@@ -463,7 +463,7 @@ TEST_CASE("malformed: a shared xattr id far outside the shared area") {
   REQUIRE(img);
   auto ino = read_inode(*img, file.nid);
   REQUIRE(ino);
-  check_error(list_xattrs(*img, *ino), errc::truncated, "metadata past the end of the image");
+  check_error(list_xattrs(*img, *ino), errc::truncated, what::metadata_past_the_end_of_the_image);
 }
 
 TEST_CASE("malformed: a long xattr prefix index beyond the prefix table is skipped like Linux") {
@@ -494,13 +494,13 @@ TEST_CASE("malformed: a long xattr prefix index beyond the prefix table is skipp
   REQUIRE(before);
   REQUIRE(after);
   CHECK(after->size() + 1 == before->size());
-  check_error(get_xattr(*img, *ino, name), errc::not_found, "no such xattr");
+  check_error(get_xattr(*img, *ino, name), errc::not_found, what::no_such_xattr);
 }
 
 TEST_CASE("malformed: more than 128 long xattr prefixes in the superblock") {
   fixture f("xattr-prefix-plain");
   f.img.u8(disk::super_offset + 0x5B, 200);  // xattr_prefix_count
-  check_error(f.open(), errc::corrupted, "more than 128 long xattr prefixes");
+  check_error(f.open(), errc::corrupted, what::more_than_128_long_xattr_prefixes);
 }
 
 // --- chunk-based files ------------------------------------------------------------------------
@@ -534,14 +534,14 @@ TEST_CASE("malformed: a chunk index array past the end of the image") {
   auto ino = read_inode(*img, file.nid);
   REQUIRE(ino);
   check_error(map_extent(*img, *ino, ino->size - 1), errc::truncated,
-              "metadata past the end of the image");
+              what::metadata_past_the_end_of_the_image);
   // The extent iterator stops at the first index past the image instead of walking 2^48
   // chunks (the bytes after the real array decode as garbage indexes until then).
   extent_iterator it(*img, *ino);
   extent e;
   result<bool> more = true;
   for (int n = 0; n < 10000000 && more && *more; ++n) more = it.next(e);
-  check_error(more, errc::truncated, "metadata past the end of the image");
+  check_error(more, errc::truncated, what::metadata_past_the_end_of_the_image);
 }
 
 TEST_CASE("malformed: a chunk block address past the end of the device") {
@@ -573,7 +573,7 @@ TEST_CASE("malformed: a chunk device id beyond the device table") {
   REQUIRE(img);
   auto ino = read_inode(*img, file.nid);
   REQUIRE(ino);
-  check_error(map_extent(*img, *ino, 0), errc::no_device, "device id beyond the device table");
+  check_error(map_extent(*img, *ino, 0), errc::no_device, what::device_id_beyond_the_device_table);
 }
 
 // --- compressed files -------------------------------------------------------------------------
@@ -612,10 +612,10 @@ TEST_CASE("malformed: compact indexes with lclusters above 16 KiB are refused li
   REQUIRE(ino);
   CHECK(ino->z.lclusterbits == 15);
   check_error(map_extent(*img, *ino, 0), errc::unsupported,
-              "compact indexes with lclusters above 16 KiB");
+              what::compact_indexes_with_lclusters_above_16_kib);
   std::vector<std::byte> data;
   check_error(read_all(*img, *ino, data, f.ctx), errc::unsupported,
-              "compact indexes with lclusters above 16 KiB");
+              what::compact_indexes_with_lclusters_above_16_kib);
 }
 
 TEST_CASE("malformed: an unknown compression algorithm in the map header") {
@@ -631,7 +631,7 @@ TEST_CASE("malformed: an unknown compression algorithm in the map header") {
   // Some extents may be stored plain; the first compressed one fails.
   std::vector<std::byte> data;
   check_error(read_all(*img, *ino, data, f.ctx), errc::unsupported,
-              "unknown compression algorithm");
+              what::unknown_compression_algorithm);
 }
 
 TEST_CASE("malformed: a known algorithm the superblock does not enable") {
@@ -646,7 +646,7 @@ TEST_CASE("malformed: a known algorithm the superblock does not enable") {
   REQUIRE(ino);
   std::vector<std::byte> data;
   check_error(read_all(*img, *ino, data, f.ctx), errc::corrupted,
-              "compression algorithm not enabled in the superblock");
+              what::compression_algorithm_not_enabled_in_the_superblock);
 }
 
 TEST_CASE("malformed: a NONHEAD lcluster whose lookback distance runs past lcluster 0") {
@@ -669,7 +669,7 @@ TEST_CASE("malformed: a NONHEAD lcluster whose lookback distance runs past lclus
   auto ino = read_inode(*img, file.nid);
   REQUIRE(ino);
   check_error(map_extent(*img, *ino, target_lcn * 4096), errc::corrupted,
-              "bogus lcluster lookback distance");
+              what::bogus_lcluster_lookback_distance);
 }
 
 TEST_CASE("malformed: a NONHEAD lcluster 0 cannot start a file") {
@@ -684,7 +684,7 @@ TEST_CASE("malformed: a NONHEAD lcluster 0 cannot start a file") {
   REQUIRE(img);
   auto ino = read_inode(*img, file.nid);
   REQUIRE(ino);
-  check_error(map_extent(*img, *ino, 0), errc::corrupted, "bogus lcluster lookback distance");
+  check_error(map_extent(*img, *ino, 0), errc::corrupted, what::bogus_lcluster_lookback_distance);
 }
 
 TEST_CASE("malformed: two pclusters made to overlap decode to a failure, not wrong bytes") {
@@ -728,7 +728,7 @@ TEST_CASE("malformed: two pclusters made to overlap decode to a failure, not wro
   // A's stream decodes to A's length; B's extent asks for a different exact size.
   std::vector<std::byte> buf(static_cast<std::size_t>(eb->length));
   check_error(read(*img, *ino, eb->logical, buf, f.ctx), errc::decompress_failed,
-              "decoding a pcluster");
+              what::decoding_a_pcluster);
 }
 
 TEST_CASE("malformed: a fragment offset beyond the packed inode") {
@@ -744,7 +744,7 @@ TEST_CASE("malformed: a fragment offset beyond the packed inode") {
   REQUIRE(ino);
   std::vector<std::byte> data;
   check_error(read_all(*img, *ino, data, f.ctx), errc::corrupted,
-              "fragment beyond the packed inode");
+              what::fragment_beyond_the_packed_inode);
 }
 
 TEST_CASE("malformed: a fragment offset that overflows with the file size") {
@@ -759,14 +759,14 @@ TEST_CASE("malformed: a fragment offset that overflows with the file size") {
   REQUIRE(ino);
   std::byte buf[16];
   check_error(read(*img, *ino, 0, buf, f.ctx), errc::corrupted,
-              "fragment beyond the packed inode");
+              what::fragment_beyond_the_packed_inode);
 }
 
 TEST_CASE("malformed: a metabox nid that points into the metabox itself") {
   fixture f("metabox-lz4");
   REQUIRE((f.pristine.sb().root_nid & disk::nid_metabox_bit) != 0);
   f.img.le64(disk::super_offset + 0x80, f.pristine.sb().root_nid);
-  check_error(f.open(), errc::corrupted, "metabox inode nid points into the metabox");
+  check_error(f.open(), errc::corrupted, what::metabox_inode_nid_points_into_the_metabox);
 }
 
 TEST_CASE("malformed: a metabox inode that is a directory") {
@@ -774,12 +774,12 @@ TEST_CASE("malformed: a metabox inode that is a directory") {
   std::uint64_t pos = 0;
   REQUIRE(f.pristine.sb().inode_position(f.pristine.sb().metabox_nid, pos));
   f.img.le16(pos + 4, 040755);  // i_mode
-  check_error(f.open(), errc::corrupted, "metabox inode is not a regular file");
+  check_error(f.open(), errc::corrupted, what::metabox_inode_is_not_a_regular_file);
 }
 
 TEST_CASE("malformed: a metabox larger than limits::max_metabox_size") {
   fixture f("metabox-lz4");
   open_options opt;
   opt.lim.max_metabox_size = 1024;
-  check_error(f.open(opt), errc::limit_exceeded, "metabox larger than limits::max_metabox_size");
+  check_error(f.open(opt), errc::limit_exceeded, what::metabox_larger_than_limits_max_metabox_size);
 }

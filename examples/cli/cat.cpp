@@ -54,8 +54,9 @@ int run_cat(int argc, char** argv) {
         break;
       }
       if (*n == 0) {
-        report(a.cmd, path, make_error(errc::internal, "read returned no data before end of file",
-                                       ino->nid, offset));
+        report(a.cmd, path,
+               make_error(errc::internal, "read returned no data before end of file",
+                          {.nid = ino->nid, .offset = offset}));
         failed = true;
         break;
       }

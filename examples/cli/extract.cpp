@@ -84,11 +84,12 @@ class extractor {
     }
     if (!safe_name(n.name)) {
       fail(n.path, corrupted("refusing an unsafe entry name (empty, '.', '..', or with '/' or NUL)",
-                             n.ino.nid));
+                             {.nid = n.ino.nid}));
       return false;
     }
     if (dir_fds_.size() != n.depth && !(n.depth == 0 && dir_fds_.empty())) {
-      fail(n.path, make_error(errc::internal, "extract directory stack out of step", n.ino.nid));
+      fail(n.path,
+           make_error(errc::internal, "extract directory stack out of step", {.nid = n.ino.nid}));
       return false;
     }
     const int parent = n.depth == 0 ? root_fd_ : dir_fds_[n.depth - 1];
@@ -114,7 +115,8 @@ class extractor {
       case file_type::fifo:
       case file_type::socket: make_node(parent, name, n); break;
       case file_type::unknown:
-        fail(n.path, corrupted("unknown file type", ino.nid, ino.pos, ino.mode));
+        fail(n.path, corrupted("unknown file type",
+                               {.nid = ino.nid, .offset = ino.pos, .value = ino.mode}));
         return false;
     }
     if (ino.nlink > 1) links_.emplace(ino.nid, relative(n));
@@ -123,7 +125,8 @@ class extractor {
 
   void leave(const walk_entry& n) {
     if (dir_fds_.size() != n.depth + 1) {
-      fail(n.path, make_error(errc::internal, "extract directory stack out of step", n.ino.nid));
+      fail(n.path,
+           make_error(errc::internal, "extract directory stack out of step", {.nid = n.ino.nid}));
       return;
     }
     const int fd = dir_fds_.back();
@@ -230,7 +233,8 @@ class extractor {
             static_cast<std::size_t>(std::min<std::uint64_t>(buf_.size(), e.end() - offset));
         auto n_read = read(img_, ino, offset, std::span(buf_).first(want), ctx_);
         if (!n_read || *n_read == 0) {
-          fail(n.path, n_read ? make_error(errc::internal, "read returned no data", ino.nid, offset)
+          fail(n.path, n_read ? make_error(errc::internal, "read returned no data",
+                                           {.nid = ino.nid, .offset = offset})
                               : n_read.error());
           return true;
         }

@@ -36,8 +36,9 @@ int run_fsck(int argc, char** argv) {
       if (!*more) break;
       // The extent listing is what lazy-loading daemons rely on: it must tile the file.
       if (e.logical != covered)
-        return report_problem(path, make_error(errc::internal, "extent listing has a gap", ino.nid,
-                                        covered, e.logical));
+        return report_problem(path,
+                              make_error(errc::internal, "extent listing has a gap",
+                                         {.nid = ino.nid, .offset = covered, .value = e.logical}));
       covered = e.end();
       if (e.kind == extent_kind::hole) continue;
       std::uint64_t offset = e.logical;
@@ -47,16 +48,16 @@ int run_fsck(int argc, char** argv) {
         auto n = read(img, ino, offset, std::span(buf).first(want), ctx);
         if (!n) return report_problem(path, n.error());
         if (*n == 0)
-          return report_problem(path, make_error(errc::internal,
-                                          "read returned no data before end of file", ino.nid,
-                                          offset));
+          return report_problem(
+              path, make_error(errc::internal, "read returned no data before end of file",
+                               {.nid = ino.nid, .offset = offset}));
         offset += *n;
         bytes += *n;
       }
     }
     if (covered != ino.size)
-      report_problem(path, make_error(errc::internal, "extent listing does not cover the file", ino.nid,
-                               covered, ino.size));
+      report_problem(path, make_error(errc::internal, "extent listing does not cover the file",
+                                      {.nid = ino.nid, .offset = covered, .value = ino.size}));
   };
 
   auto check_entry = [&](const walk_entry& n) -> bool {

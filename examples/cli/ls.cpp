@@ -159,7 +159,8 @@ int run_ls(int argc, char** argv) {
     for (auto it = subdirs.rbegin(); it != subdirs.rend(); ++it) {
       if (!seen.insert(it->second).second) {
         report(st.cmd, it->first,
-               corrupted("directory reached twice (loop or hard-linked directory)", it->second));
+               corrupted("directory reached twice (loop or hard-linked directory)",
+                         {.nid = it->second}));
         st.failed = true;
         continue;
       }

@@ -53,7 +53,8 @@ class dir_reader {
 
   // Next entry into `out`; false at the end.
   result<bool> next(dir_entry& out) {
-    if (!dir_.is_dir()) return make_error(errc::not_a_directory, "not a directory", dir_.nid);
+    if (!dir_.is_dir())
+      return make_error(errc::not_a_directory, what::not_a_directory, {.nid = dir_.nid});
     const std::uint64_t nblocks = div_round_up(dir_.size, img_->block_size());
     while (index_ >= block_.size()) {  // bounded: block_no_ grows up to nblocks
       if (block_no_ >= nblocks) {
@@ -70,8 +71,8 @@ class dir_reader {
       index_ = 0;
       if (!saved_last_.empty() &&
           dirent_name_compare(saved_last_, block_.entry(0).name) >= 0)
-        return corrupted("dirent names not increasing across blocks", dir_.nid,
-                         (block_no_ - 1) << img_->blkszbits());
+        return corrupted(what::dirent_names_not_increasing_across_blocks,
+                         {.nid = dir_.nid, .offset = (block_no_ - 1) << img_->blkszbits()});
     }
     const dirent_info e = block_.entry(index_++);
     last_name_ = e.name;
@@ -97,9 +98,10 @@ class dir_reader {
 inline result<dir_entry> lookup(const image& img, const inode& dir, std::string_view name,
                                 read_context& ctx) {
   std::vector<std::byte>& scratch = ctx.scratch;
-  if (!dir.is_dir()) return make_error(errc::not_a_directory, "not a directory", dir.nid);
+  if (!dir.is_dir())
+    return make_error(errc::not_a_directory, what::not_a_directory, {.nid = dir.nid});
   if (name.empty() || name.size() > disk::name_len_max)
-    return make_error(errc::not_found, "no such entry", dir.nid);
+    return make_error(errc::not_found, what::no_such_entry, {.nid = dir.nid});
   if (dir.dot_omitted && name == ".") return dir_entry{".", dir.nid, file_type::directory};
   const std::uint64_t nblocks = div_round_up(dir.size, img.block_size());
   std::uint64_t lo = 0, hi = nblocks;  // search [lo, hi) for the last block with first <= name
@@ -122,7 +124,7 @@ inline result<dir_entry> lookup(const image& img, const inode& dir, std::string_
                        detail::load_dir_block(img, dir, candidate, scratch, ctx));
     if (auto e = blk.find(name)) return dir_entry{name, e->nid, e->type};
   }
-  return make_error(errc::not_found, "no such entry", dir.nid);
+  return make_error(errc::not_found, what::no_such_entry, {.nid = dir.nid});
 }
 
 }  // namespace erofsfs

@@ -41,15 +41,19 @@ inline status read_from_extent(const image& img, const inode& ino, const extent&
       // The packed inode never has fragments itself (checked at open), so this recursion is
       // one level deep.
       const inode* packed = img.packed_inode();
-      if (!packed) return corrupted("fragment extent without a packed inode", ino.nid, ino.pos);
+      if (!packed)
+        return corrupted(what::fragment_extent_without_a_packed_inode,
+                         {.nid = ino.nid, .offset = ino.pos});
       std::uint64_t at;
       if (!checked_add(ext.physical, rel, at) || !in_bounds(at, out.size(), packed->size))
-        return corrupted("fragment beyond the packed inode", ino.nid, ino.pos, ext.physical);
+        return corrupted(what::fragment_beyond_the_packed_inode,
+                         {.nid = ino.nid, .offset = ino.pos, .value = ext.physical});
       std::uint64_t done = 0;
       while (done < out.size()) {  // bounded: each step consumes >= 1 byte of a packed extent
         EROFSFS_TRY_ASSIGN(const extent pe, map_extent(img, *packed, at + done));
         if (pe.kind == extent_kind::fragment)
-          return corrupted("packed inode refers to a fragment", packed->nid, packed->pos);
+          return corrupted(what::packed_inode_refers_to_a_fragment,
+                           {.nid = packed->nid, .offset = packed->pos});
         const std::uint64_t n = std::min<std::uint64_t>(out.size() - done, pe.end() - (at + done));
         EROFSFS_TRY(read_from_extent(img, *packed, pe, at + done, out.subspan(done, n), ctx));
         done += n;
@@ -57,7 +61,7 @@ inline status read_from_extent(const image& img, const inode& ino, const extent&
       return {};
     }
   }
-  return make_error(errc::internal, "unhandled extent kind", ino.nid);
+  return make_error(errc::internal, what::unhandled_extent_kind, {.nid = ino.nid});
 }
 
 }  // namespace detail
@@ -67,7 +71,7 @@ inline status read_from_extent(const image& img, const inode& ino, const extent&
 inline result<std::size_t> read(const image& img, const inode& ino, std::uint64_t offset,
                                 mutable_bytes out, read_context& ctx) noexcept {
   if (!ino.has_data())
-    return make_error(errc::invalid_argument, "inode type has no data", ino.nid);
+    return make_error(errc::invalid_argument, what::inode_type_has_no_data, {.nid = ino.nid});
   if (offset >= ino.size) return std::size_t{0};
   const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(out.size(), ino.size - offset));
   std::size_t done = 0;
@@ -89,7 +93,7 @@ inline result<bytes_view> read_view(const image& img, const inode& ino, std::uin
                                     std::size_t len, std::vector<std::byte>& scratch,
                                     read_context& ctx) {
   if (!ino.has_data())
-    return make_error(errc::invalid_argument, "inode type has no data", ino.nid);
+    return make_error(errc::invalid_argument, what::inode_type_has_no_data, {.nid = ino.nid});
   if (offset >= ino.size) return bytes_view{};
   len = static_cast<std::size_t>(std::min<std::uint64_t>(len, ino.size - offset));
   EROFSFS_TRY_ASSIGN(const extent ext, map_extent(img, ino, offset));
@@ -114,8 +118,8 @@ inline result<bytes_view> read_view(const image& img, const inode& ino, std::uin
 inline status read_all(const image& img, const inode& ino, std::vector<std::byte>& out,
                        read_context& ctx) {
   if (ino.size > img.lim().max_read_all)
-    return make_error(errc::limit_exceeded, "file larger than limits::max_read_all", ino.nid,
-                      error::unknown, ino.size);
+    return make_error(errc::limit_exceeded, what::file_larger_than_limits_max_read_all,
+                      {.nid = ino.nid, .value = ino.size});
   out.resize(static_cast<std::size_t>(ino.size));
   EROFSFS_TRY(read(img, ino, 0, out, ctx));
   return {};
@@ -124,14 +128,17 @@ inline status read_all(const image& img, const inode& ino, std::vector<std::byte
 // The target of symlink `ino`. Linux refuses empty targets and targets with NUL bytes (7.0), and
 // cannot return targets of PATH_MAX or more.
 inline result<std::string> read_link(const image& img, const inode& ino, read_context& ctx) {
-  if (!ino.is_symlink()) return make_error(errc::not_a_symlink, "not a symlink", ino.nid);
-  if (ino.size == 0) return corrupted("empty symlink target", ino.nid, ino.pos);
+  if (!ino.is_symlink())
+    return make_error(errc::not_a_symlink, what::not_a_symlink, {.nid = ino.nid});
+  if (ino.size == 0)
+    return corrupted(what::empty_symlink_target, {.nid = ino.nid, .offset = ino.pos});
   if (ino.size > img.lim().max_symlink_size)
-    return corrupted("symlink target longer than PATH_MAX - 1", ino.nid, ino.pos, ino.size);
+    return corrupted(what::symlink_target_longer_than_path_max_1,
+                     {.nid = ino.nid, .offset = ino.pos, .value = ino.size});
   std::string target(static_cast<std::size_t>(ino.size), '\0');
   EROFSFS_TRY(read(img, ino, 0, std::as_writable_bytes(std::span(target)), ctx));
   if (target.find('\0') != std::string::npos)
-    return corrupted("symlink target contains a NUL byte", ino.nid, ino.pos);
+    return corrupted(what::symlink_target_contains_a_nul_byte, {.nid = ino.nid, .offset = ino.pos});
   return target;
 }
 

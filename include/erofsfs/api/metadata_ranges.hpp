@@ -116,7 +116,7 @@ status emit_inode(const image& img, const inode& ino, Fn& fn) {
       std::uint64_t pos, len;
       if (!layout::chunk_array_span(ino.tail_area_pos(), ino.chunk_format, ino.size,
                                     ino.chunkbits, pos, len))
-        return corrupted("chunk index array overflows", nid, ino.pos);
+        return corrupted(what::chunk_index_array_overflows, {.nid = nid, .offset = ino.pos});
       fn(metadata_range{0, pos, len, metadata_kind::chunk_indexes, nid});
       break;
     }
@@ -124,7 +124,7 @@ status emit_inode(const image& img, const inode& ino, Fn& fn) {
     case data_layout::compressed_compact: {
       std::uint64_t pos, len;
       if (!compressed_index_span(ino.z, ino.layout, ino.size, img.blkszbits(), pos, len))
-        return corrupted("compressed index span overflows", nid, ino.pos);
+        return corrupted(what::compressed_index_span_overflows, {.nid = nid, .offset = ino.pos});
       fn(metadata_range{0, pos, len, metadata_kind::compressed_indexes, nid});
       if (ino.z.idata_size)
         fn(metadata_range{0, ino.z.inline_pos, ino.z.idata_size, metadata_kind::inline_pcluster,

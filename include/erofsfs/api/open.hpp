@@ -29,9 +29,9 @@ struct image_builder {
   status read_superblock() {
     std::vector<std::byte> area(disk::sb_base_size);
     if (std::error_code ec = c.primary.read_at(disk::super_offset, area))
-      return make_error(ec, ec == errc::truncated ? "image shorter than a superblock"
-                                                  : "reading the superblock",
-                        error::unknown, disk::super_offset);
+      return make_error(
+          ec, ec == errc::truncated ? "image shorter than a superblock" : "reading the superblock",
+          {.offset = disk::super_offset});
     const std::uint64_t need = superblock_read_size(area);
     if (need > area.size()) {
       // `need` comes from the unchecked block size (up to 1 GiB): let the parser refuse a bad
@@ -40,9 +40,10 @@ struct image_builder {
       if (!early && early.error().code != errc::truncated) return early.error();
       area.resize(static_cast<std::size_t>(need));
       if (std::error_code ec = c.primary.read_at(disk::super_offset, area))
-        return make_error(ec, ec == errc::truncated ? "image shorter than the superblock block"
-                                                    : "reading the superblock",
-                          error::unknown, disk::super_offset);
+        return make_error(ec,
+                          ec == errc::truncated ? "image shorter than the superblock block"
+                                                : "reading the superblock",
+                          {.offset = disk::super_offset});
     }
     EROFSFS_TRY_ASSIGN(c.sb, parse_superblock(area, c.lim));
     return {};
@@ -73,8 +74,8 @@ struct image_builder {
     const superblock& sb = c.sb;
     if (!opt.devices.empty() && opt.devices.size() != sb.extra_devices)
       return make_error(errc::invalid_argument,
-                        "number of devices given differs from the image's device table",
-                        error::unknown, error::unknown, sb.extra_devices);
+                        what::number_of_devices_given_differs_from_the_image_s_device,
+                        {.value = sb.extra_devices});
     if (sb.extra_devices == 0) return {};
     std::vector<std::byte> slots(static_cast<std::size_t>(device_table_size(sb)));
     EROFSFS_TRY(c.read_meta(device_table_offset(sb), slots, false));
@@ -92,8 +93,9 @@ struct image_builder {
       image_core::unified_range r{};
       if (!checked_shl(d.uniaddr, sb.blkszbits, r.start) ||
           !checked_shl(d.blocks, sb.blkszbits, r.length) || r.start + r.length < r.start)
-        return corrupted("device unified range overflows", error::unknown,
-                         device_table_offset(sb) + i * sizeof(disk::deviceslot), i + 1);
+        return corrupted(
+            what::device_unified_range_overflows,
+            {.offset = device_table_offset(sb) + i * sizeof(disk::deviceslot), .value = i + 1});
       r.device = static_cast<std::uint16_t>(i + 1);
       c.unified_ranges.push_back(r);
     }
@@ -102,8 +104,8 @@ struct image_builder {
     for (std::size_t i = 1; i < c.unified_ranges.size(); ++i)
       if (c.unified_ranges[i - 1].start + c.unified_ranges[i - 1].length >
           c.unified_ranges[i].start)
-        return corrupted("device unified address ranges overlap", error::unknown,
-                         device_table_offset(sb), c.unified_ranges[i].device);
+        return corrupted(what::device_unified_address_ranges_overlap,
+                         {.offset = device_table_offset(sb), .value = c.unified_ranges[i].device});
     return {};
   }
 
@@ -113,10 +115,12 @@ struct image_builder {
     if (!c.sb.has_packed_inode() || c.sb.packed_nid == 0) return {};
     EROFSFS_TRY_ASSIGN(c.packed, read_inode(img, c.sb.packed_nid));
     if (!c.packed.is_regular())
-      return corrupted("packed inode is not a regular file", c.packed.nid, c.packed.pos);
+      return corrupted(what::packed_inode_is_not_a_regular_file,
+                       {.nid = c.packed.nid, .offset = c.packed.pos});
     if (c.packed.is_compressed() &&
         (c.packed.z.whole_fragment || (c.packed.z.advise & disk::z_advise_fragment_pcluster)))
-      return corrupted("packed inode uses fragments itself", c.packed.nid, c.packed.pos);
+      return corrupted(what::packed_inode_uses_fragments_itself,
+                       {.nid = c.packed.nid, .offset = c.packed.pos});
     c.has_packed = true;
     return {};
   }
@@ -125,10 +129,11 @@ struct image_builder {
     if (!c.sb.has_metabox()) return {};
     EROFSFS_TRY_ASSIGN(const inode box, read_inode(img, c.sb.metabox_nid));
     if (!box.is_regular())
-      return corrupted("metabox inode is not a regular file", box.nid, box.pos);
+      return corrupted(what::metabox_inode_is_not_a_regular_file,
+                       {.nid = box.nid, .offset = box.pos});
     if (box.size > c.lim.max_metabox_size)
-      return make_error(errc::limit_exceeded, "metabox larger than limits::max_metabox_size",
-                        box.nid, box.pos, box.size);
+      return make_error(errc::limit_exceeded, what::metabox_larger_than_limits_max_metabox_size,
+                        {.nid = box.nid, .offset = box.pos, .value = box.size});
     std::vector<std::byte> stream(static_cast<std::size_t>(box.size));
     EROFSFS_TRY(read(img, box, 0, stream, ctx));
     c.metabox = std::move(stream);
@@ -147,7 +152,8 @@ struct image_builder {
     auto fetch = [&](std::uint64_t at, mutable_bytes out) -> status {
       if (!in_packed) return c.read_meta(at, out, in_metabox);
       if (!in_bounds(at, out.size(), c.packed.size))
-        return corrupted("long xattr prefix past the packed inode", c.packed.nid, at);
+        return corrupted(what::long_xattr_prefix_past_the_packed_inode,
+                         {.nid = c.packed.nid, .offset = at});
       EROFSFS_TRY(read(img, c.packed, at, out, ctx));
       return {};
     };
@@ -158,7 +164,8 @@ struct image_builder {
       EROFSFS_TRY(fetch(pos, lenb));
       const std::uint16_t len = load_le16(lenb);
       if (len < 1 || len > 1 + disk::name_len_max)
-        return corrupted("long xattr prefix length out of range", error::unknown, pos, len);
+        return corrupted(what::long_xattr_prefix_length_out_of_range,
+                         {.offset = pos, .value = len});
       std::byte rec[1 + disk::name_len_max];
       EROFSFS_TRY(fetch(pos + 2, std::span(rec, len)));
       p.base_index = load_u8(rec);
@@ -170,7 +177,8 @@ struct image_builder {
 
   status check_root() {
     EROFSFS_TRY_ASSIGN(const inode root, read_inode(img, c.sb.root_nid));
-    if (!root.is_dir()) return corrupted("root inode is not a directory", root.nid, root.pos);
+    if (!root.is_dir())
+      return corrupted(what::root_inode_is_not_a_directory, {.nid = root.nid, .offset = root.pos});
     return {};
   }
 };
@@ -180,7 +188,7 @@ struct image_builder {
 // Opens an image: validates the superblock, compression configs, device table, packed inode,
 // metabox stream, long xattr prefixes and the root directory before handing the image out.
 inline result<image> open_image(source_ref primary, const open_options& options = {}) {
-  if (!primary) return make_error(errc::invalid_argument, "no primary source");
+  if (!primary) return make_error(errc::invalid_argument, what::no_primary_source);
   detail::image_builder b;
   b.c.primary = primary;
   b.c.lim = options.lim;

@@ -35,11 +35,13 @@ inline result<inode> resolve_path(const image& img, std::string_view path, read_
     const std::string name = pending.substr(at, end - at);
     at = end;
     if (name == ".") {
-      if (!cur.is_dir()) return make_error(errc::not_a_directory, "not a directory", cur.nid);
+      if (!cur.is_dir())
+        return make_error(errc::not_a_directory, what::not_a_directory, {.nid = cur.nid});
       continue;
     }
     if (++components > img.lim().max_depth)
-      return make_error(errc::limit_exceeded, "path deeper than limits::max_depth", cur.nid);
+      return make_error(errc::limit_exceeded, what::path_deeper_than_limits_max_depth,
+                        {.nid = cur.nid});
     EROFSFS_TRY_ASSIGN(const dir_entry e, lookup(img, cur, name, ctx));
     EROFSFS_TRY_ASSIGN(inode next, read_inode(img, e.nid));
     bool last = true;
@@ -50,7 +52,7 @@ inline result<inode> resolve_path(const image& img, std::string_view path, read_
       }
     if (next.is_symlink() && (!last || follow_last)) {
       if (++hops > img.lim().max_symlink_hops)
-        return make_error(errc::symlink_loop, "too many symlink hops", next.nid);
+        return make_error(errc::symlink_loop, what::too_many_symlink_hops, {.nid = next.nid});
       EROFSFS_TRY_ASSIGN(const std::string target, read_link(img, next, ctx));
       pending = target + "/" + pending.substr(at);
       at = 0;
@@ -60,7 +62,8 @@ inline result<inode> resolve_path(const image& img, std::string_view path, read_
       continue;
     }
     if (!last && !next.is_dir())
-      return make_error(errc::not_a_directory, "path component is not a directory", next.nid);
+      return make_error(errc::not_a_directory, what::path_component_is_not_a_directory,
+                        {.nid = next.nid});
     cur = std::move(next);
   }
 }

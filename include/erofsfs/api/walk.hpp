@@ -103,19 +103,20 @@ status walk_tree(const image& img, read_context& ctx, const inode& start,
     if (e.name == "." || e.name == "..") {
       if (!opt.check_dot_entries) continue;
       if (e.type != file_type::directory)
-        EROFSFS_TRY(problem(shown(), corrupted(e.name == "." ? "'.' entry is not a directory entry"
-                                                             : "'..' entry is not a directory entry",
-                                               e.nid)));
+        EROFSFS_TRY(
+            problem(shown(), corrupted(e.name == "." ? "'.' entry is not a directory entry"
+                                                     : "'..' entry is not a directory entry",
+                                       {.nid = e.nid})));
       else if (e.name == "." && e.nid != dir_nid)
-        EROFSFS_TRY(problem(shown(), corrupted("'.' entry does not point at its directory",
-                                               dir_nid, error::unknown, e.nid)));
+        EROFSFS_TRY(problem(shown(), corrupted(what::entry_does_not_point_at_its_directory,
+                                               {.nid = dir_nid, .value = e.nid})));
       continue;
     }
     path += '/';
     path += e.name;
     if (++visited > img.lim().max_walk_inodes) {
       EROFSFS_TRY(problem(shown(), make_error(errc::limit_exceeded,
-                                              "more inodes than limits::max_walk_inodes")));
+                                              what::more_inodes_than_limits_max_walk_inodes)));
       return {};
     }
     auto child = read_inode(img, e.nid);
@@ -124,21 +125,24 @@ status walk_tree(const image& img, read_context& ctx, const inode& start,
       continue;
     }
     if (e.type != file_type::unknown && e.type != child->type()) {
-      EROFSFS_TRY(problem(shown(), corrupted("dirent file type differs from the inode's", e.nid,
-                                             child->pos, static_cast<std::uint64_t>(e.type))));
+      EROFSFS_TRY(problem(shown(), corrupted(what::dirent_file_type_differs_from_the_inode_s,
+                                             {.nid = e.nid,
+                                              .offset = child->pos,
+                                              .value = static_cast<std::uint64_t>(e.type)})));
       continue;
     }
     const unsigned depth = top.depth + 1;
     if (child->is_dir()) {
       if (seen_dirs.count(child->nid)) {
-        EROFSFS_TRY(problem(shown(), corrupted("directory reached twice (loop or hard-linked directory)",
-                                               child->nid, child->pos)));
+        EROFSFS_TRY(
+            problem(shown(), corrupted(what::directory_reached_twice_loop_or_hard_linked_directory,
+                                       {.nid = child->nid, .offset = child->pos})));
         continue;
       }
       if (depth >= img.lim().max_depth) {
-        EROFSFS_TRY(problem(shown(), make_error(errc::limit_exceeded,
-                                                "directory deeper than limits::max_depth",
-                                                child->nid)));
+        EROFSFS_TRY(problem(
+            shown(), make_error(errc::limit_exceeded, what::directory_deeper_than_limits_max_depth,
+                                {.nid = child->nid})));
         continue;
       }
     }
@@ -175,7 +179,9 @@ struct visit_all {
 template <class Visit>
 status walk_from(const image& img, std::uint64_t start_nid, read_context& ctx, Visit&& visit) {
   EROFSFS_TRY_ASSIGN(const inode start, read_inode(img, start_nid));
-  if (!start.is_dir()) return make_error(errc::not_a_directory, "walk start is not a directory", start_nid);
+  if (!start.is_dir())
+    return make_error(errc::not_a_directory, what::walk_start_is_not_a_directory,
+                      {.nid = start_nid});
   detail::visit_all<std::remove_reference_t<Visit>> v{visit};
   return walk_tree(img, ctx, start, "/", v);
 }

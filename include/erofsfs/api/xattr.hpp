@@ -56,12 +56,15 @@ result<std::uint64_t> visit_xattr_entry(const image& img, const inode& ino, std:
                                         std::uint64_t room, bool in_metabox, bool shared,
                                         std::vector<std::byte>& scratch, Visit& visit) {
   std::byte hdr[4];
-  if (room < sizeof hdr) return corrupted("xattr entry header past the area", ino.nid, pos);
+  if (room < sizeof hdr)
+    return corrupted(what::xattr_entry_header_past_the_area, {.nid = ino.nid, .offset = pos});
   EROFSFS_TRY(detail::core(img).read_meta(pos, hdr, in_metabox, ino.nid));
   const auto e = disk::load<disk::xattr_entry>(hdr);
   const std::uint64_t body = std::uint64_t{e.e_name_len} + e.e_value_size.get();
   const std::uint64_t padded = layout::xattr_entry_size(e.e_name_len, e.e_value_size.get());
-  if (padded > room) return corrupted("xattr entry larger than its area", ino.nid, pos, padded);
+  if (padded > room)
+    return corrupted(what::xattr_entry_larger_than_its_area,
+                     {.nid = ino.nid, .offset = pos, .value = padded});
   EROFSFS_TRY_ASSIGN(const bytes_view b,
                      detail::core(img).view_meta(pos + sizeof hdr, static_cast<std::size_t>(body), in_metabox,
                                    scratch, ino.nid));
@@ -80,14 +83,15 @@ inline result<xattr_area> read_xattr_header(const image& img, const inode& ino) 
   a.pos = ino.pos + ino.isize;
   // Linux: an area of exactly the 12-byte header "is not supported yet".
   if (ino.xattr_isize == sizeof(disk::xattr_ibody_header))
-    return unsupported("xattr area with only a header", ino.nid, a.pos);
+    return unsupported(what::xattr_area_with_only_a_header, {.nid = ino.nid, .offset = a.pos});
   std::byte raw[sizeof(disk::xattr_ibody_header)];
   EROFSFS_TRY(detail::core(img).read_meta(a.pos, raw, ino.in_metabox, ino.nid));
   const auto h = disk::load<disk::xattr_ibody_header>(raw);
   a.name_filter = h.h_name_filter.get();
   a.shared_count = h.h_shared_count;
   if (a.shared_count > (ino.xattr_isize - sizeof raw) / 4)
-    return corrupted("xattr shared count exceeds the area", ino.nid, a.pos + 4, a.shared_count);
+    return corrupted(what::xattr_shared_count_exceeds_the_area,
+                     {.nid = ino.nid, .offset = a.pos + 4, .value = a.shared_count});
   return a;
 }
 
@@ -113,7 +117,7 @@ status for_each_xattr(const image& img, const inode& ino, Visit&& visit) {
   const bool shared_in_metabox = img.sb().has_compat(disk::compat_shared_ea_in_metabox);
   std::uint64_t shared_base;
   if (!checked_shl(img.sb().xattr_blkaddr, img.blkszbits(), shared_base))
-    return corrupted("shared xattr area address overflows", ino.nid);
+    return corrupted(what::shared_xattr_area_address_overflows, {.nid = ino.nid});
   for (unsigned i = 0; i < area.shared_count; ++i) {  // bounded: shared_count <= 255
     std::byte idb[4];
     EROFSFS_TRY(detail::core(img).read_meta(ids_pos + 4 * i, idb, ino.in_metabox, ino.nid));
@@ -191,11 +195,11 @@ inline result<std::string> get_xattr(const image& img, const inode& ino, std::st
   std::uint8_t base;
   std::string_view rest;
   if (ino.xattr_isize == 0 || !xattr_split_name(name, base, rest))
-    return make_error(errc::not_found, "no such xattr", ino.nid);
+    return make_error(errc::not_found, what::no_such_xattr, {.nid = ino.nid});
   if (img.sb().xattr_filter) {
     EROFSFS_TRY_ASSIGN(const detail::xattr_area area, detail::read_xattr_header(img, ino));
     if (area.name_filter & (1u << xattr_filter_bit(base, rest)))
-      return make_error(errc::not_found, "no such xattr", ino.nid);
+      return make_error(errc::not_found, what::no_such_xattr, {.nid = ino.nid});
   }
   std::string full, value;
   bool found = false;
@@ -206,7 +210,7 @@ inline result<std::string> get_xattr(const image& img, const inode& ino, std::st
     }
     return {};
   }));
-  if (!found) return make_error(errc::not_found, "no such xattr", ino.nid);
+  if (!found) return make_error(errc::not_found, what::no_such_xattr, {.nid = ino.nid});
   return value;
 }
 

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "config.hpp"
+#include "error_text.hpp"
 
 namespace erofsfs {
 
@@ -146,26 +147,25 @@ struct error {
   }
 };
 
-inline error make_error(std::error_code code, const char* what,
-                        std::uint64_t nid = error::unknown,
-                        std::uint64_t offset = error::unknown,
-                        std::uint64_t value = error::unknown) noexcept {
-  return error{code, what, nid, offset, value};
+// Where a failed check was: any of the inode, the byte position and the offending value,
+// named at the call site (`corrupted(what::x, {.nid = n, .value = v})`).
+struct where {
+  std::uint64_t nid = error::unknown;
+  std::uint64_t offset = error::unknown;
+  std::uint64_t value = error::unknown;
+};
+
+inline error make_error(std::error_code code, const char* what, where at = {}) noexcept {
+  return error{code, what, at.nid, at.offset, at.value};
 }
-inline error make_error(errc code, const char* what, std::uint64_t nid = error::unknown,
-                        std::uint64_t offset = error::unknown,
-                        std::uint64_t value = error::unknown) noexcept {
-  return error{make_error_code(code), what, nid, offset, value};
+inline error make_error(errc code, const char* what, where at = {}) noexcept {
+  return error{make_error_code(code), what, at.nid, at.offset, at.value};
 }
-inline error corrupted(const char* what, std::uint64_t nid = error::unknown,
-                       std::uint64_t offset = error::unknown,
-                       std::uint64_t value = error::unknown) noexcept {
-  return make_error(errc::corrupted, what, nid, offset, value);
+inline error corrupted(const char* what, where at = {}) noexcept {
+  return make_error(errc::corrupted, what, at);
 }
-inline error unsupported(const char* what, std::uint64_t nid = error::unknown,
-                         std::uint64_t offset = error::unknown,
-                         std::uint64_t value = error::unknown) noexcept {
-  return make_error(errc::unsupported, what, nid, offset, value);
+inline error unsupported(const char* what, where at = {}) noexcept {
+  return make_error(errc::unsupported, what, at);
 }
 
 // A value or an error; spelled like std::expected (missing from C++20's libstdc++ 12) so a

@@ -23,19 +23,19 @@ namespace erofsfs::codecs {
 inline status deflate_decode(bytes_view in, mutable_bytes out, bool partial) noexcept {
   if (partial && out.empty()) return {};
   if (in.empty())
-    return make_error(errc::decompress_failed, "deflate: empty stream", error::unknown, 0);
+    return make_error(errc::decompress_failed, what::deflate_empty_stream, {.offset = 0});
   constexpr std::size_t uint_max = std::numeric_limits<uInt>::max();
   if (in.size() > uint_max || out.size() > uint_max)
-    return make_error(errc::invalid_argument, "deflate: span larger than zlib can take");
+    return make_error(errc::invalid_argument, what::deflate_span_larger_than_zlib_can_take);
 
   z_stream strm{};
   int ret = inflateInit2(&strm, -15);  // a 32 KiB window decodes any windowbits <= 15
   if (ret == Z_MEM_ERROR)
     return make_error(std::make_error_code(std::errc::not_enough_memory),
-                      "deflate: cannot allocate the decoder");
+                      what::deflate_cannot_allocate_the_decoder);
   if (ret != Z_OK)
-    return make_error(errc::internal, "deflate: inflateInit2 failed", error::unknown,
-                      error::unknown, static_cast<std::uint64_t>(ret));
+    return make_error(errc::internal, what::deflate_inflateinit2_failed,
+                      {.value = static_cast<std::uint64_t>(ret)});
   // zlib's API is not const-correct; inflate never writes through next_in.
   strm.next_in = const_cast<Bytef*>(reinterpret_cast<const Bytef*>(in.data()));
   strm.avail_in = static_cast<uInt>(in.size());
@@ -47,19 +47,19 @@ inline status deflate_decode(bytes_view in, mutable_bytes out, bool partial) noe
 
   if (ret == Z_MEM_ERROR)
     return make_error(std::make_error_code(std::errc::not_enough_memory),
-                      "deflate: cannot allocate the window");
+                      what::deflate_cannot_allocate_the_window);
   if (ret == Z_DATA_ERROR || ret == Z_STREAM_ERROR || ret == Z_NEED_DICT)
-    return make_error(errc::decompress_failed, "deflate: corrupt stream", error::unknown, consumed,
-                      produced);
+    return make_error(errc::decompress_failed, what::deflate_corrupt_stream,
+                      {.offset = consumed, .value = produced});
   if (produced != out.size())
     return make_error(errc::decompress_failed,
                       ret == Z_STREAM_END ? "deflate: stream decodes to fewer bytes than wanted"
                                           : "deflate: stream ends early (truncated)",
-                      error::unknown, consumed, produced);
+                      {.offset = consumed, .value = produced});
   if (ret == Z_STREAM_END || partial) return {};
   // Full mode with the output full but no end of stream: there is more data than the extent.
-  return make_error(errc::decompress_failed, "deflate: stream goes on past the extent",
-                    error::unknown, consumed, produced);
+  return make_error(errc::decompress_failed, what::deflate_stream_goes_on_past_the_extent,
+                    {.offset = consumed, .value = produced});
 }
 
 // Algorithm 2.

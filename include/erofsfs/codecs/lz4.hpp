@@ -145,8 +145,8 @@ EROFSFS_LZ4_INLINE bool read_length(const u8*& ip, const u8* iend, std::size_t& 
 
 [[gnu::cold, gnu::noinline]] inline error fail(const char* what, const u8* ip,
                                                const u8* istart) noexcept {
-  return make_error(errc::decompress_failed, what, error::unknown,
-                    static_cast<std::uint64_t>(ip - istart));
+  return make_error(errc::decompress_failed, what,
+                    {.offset = static_cast<std::uint64_t>(ip - istart)});
 }
 
 // Match offset errors, told apart so callers (and the fuzzer's cross-check) can see which.
@@ -162,15 +162,15 @@ inline result<std::size_t> lz4_decompress(bytes_view in, mutable_bytes out,
                                           bool partial) noexcept {
   using namespace detail::lz4;
   if (partial && out.empty()) return std::size_t{0};
-  if (in.empty()) return make_error(errc::decompress_failed, "lz4: empty block", error::unknown, 0);
+  if (in.empty()) return make_error(errc::decompress_failed, what::lz4_empty_block, {.offset = 0});
   // Length extensions add at most 255 per input byte; this cap keeps every sum in range.
   if (in.size() > SIZE_MAX / 512)
-    return make_error(errc::invalid_argument, "lz4: input span too large");
+    return make_error(errc::invalid_argument, what::lz4_input_span_too_large);
   {
     const auto ib = reinterpret_cast<std::uintptr_t>(in.data());
     const auto ob = reinterpret_cast<std::uintptr_t>(out.data());
     if (!out.empty() && ib < ob + out.size() && ob < ib + in.size())
-      return make_error(errc::invalid_argument, "lz4: input and output spans overlap");
+      return make_error(errc::invalid_argument, what::lz4_input_and_output_spans_overlap);
   }
 
   const u8* const istart = reinterpret_cast<const u8*>(in.data());

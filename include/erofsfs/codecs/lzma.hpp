@@ -28,7 +28,8 @@ inline constexpr std::uint32_t microlzma_max_dict_size = 8u << 20;
 inline status microlzma_decode(bytes_view in, mutable_bytes out, bool partial,
                                std::uint32_t dict_size = 0) noexcept {
   if (partial && out.empty()) return {};
-  if (in.empty()) return make_error(errc::decompress_failed, "lzma: empty stream", error::unknown, 0);
+  if (in.empty())
+    return make_error(errc::decompress_failed, what::lzma_empty_stream, {.offset = 0});
   if (dict_size == 0 || dict_size > microlzma_max_dict_size) dict_size = microlzma_max_dict_size;
   const std::uint64_t need = std::max<std::uint64_t>(out.size(), 4096);
   const auto dict = static_cast<std::uint32_t>(std::min<std::uint64_t>(dict_size, need));
@@ -39,9 +40,9 @@ inline status microlzma_decode(bytes_view in, mutable_bytes out, bool partial,
     lzma_end(&strm);  // safe after a failed init, frees anything it allocated
     if (ret == LZMA_MEM_ERROR)
       return make_error(std::make_error_code(std::errc::not_enough_memory),
-                        "lzma: cannot allocate the decoder");
-    return make_error(errc::decompress_failed, "lzma: decoder refused the stream parameters",
-                      error::unknown, 0, ret);
+                        what::lzma_cannot_allocate_the_decoder);
+    return make_error(errc::decompress_failed, what::lzma_decoder_refused_the_stream_parameters,
+                      {.offset = 0, .value = ret});
   }
   strm.next_in = reinterpret_cast<const std::uint8_t*>(in.data());
   strm.avail_in = in.size();
@@ -58,17 +59,17 @@ inline status microlzma_decode(bytes_view in, mutable_bytes out, bool partial,
 
   if (ret == LZMA_MEM_ERROR)
     return make_error(std::make_error_code(std::errc::not_enough_memory),
-                      "lzma: cannot allocate the dictionary");
+                      what::lzma_cannot_allocate_the_dictionary);
   if (produced != out.size())
     return make_error(errc::decompress_failed,
                       ret == LZMA_STREAM_END || ret == LZMA_OK
                           ? "lzma: stream decodes to fewer bytes than wanted"
                           : "lzma: corrupt stream",
-                      error::unknown, consumed, ret);
+                      {.offset = consumed, .value = ret});
   if (ret == LZMA_STREAM_END || (partial && ret == LZMA_OK)) return {};
   return make_error(errc::decompress_failed,
                     partial ? "lzma: corrupt stream" : "lzma: stream does not end with the extent",
-                    error::unknown, consumed, ret);
+                    {.offset = consumed, .value = ret});
 }
 
 // Algorithm 1. The dictionary size comes from the image's COMPR_CFGS record when present.

@@ -36,17 +36,18 @@ struct zstd_dctx {
 inline status zstd_decode(bytes_view in, mutable_bytes out, bool partial,
                           int window_log_max = zstd_max_window_log) noexcept {
   if (partial && out.empty()) return {};
-  if (in.empty()) return make_error(errc::decompress_failed, "zstd: empty stream", error::unknown, 0);
+  if (in.empty())
+    return make_error(errc::decompress_failed, what::zstd_empty_stream, {.offset = 0});
   const std::size_t frame = ZSTD_findFrameCompressedSize(in.data(), in.size());
   if (ZSTD_isError(frame))
-    return make_error(errc::decompress_failed, "zstd: no complete frame in the stream",
-                      error::unknown, 0, in.size());
+    return make_error(errc::decompress_failed, what::zstd_no_complete_frame_in_the_stream,
+                      {.offset = 0, .value = in.size()});
   detail::zstd_dctx ctx;
   if (!ctx.p)
     return make_error(std::make_error_code(std::errc::not_enough_memory),
-                      "zstd: cannot allocate the decoder");
+                      what::zstd_cannot_allocate_the_decoder);
   if (ZSTD_isError(ZSTD_DCtx_setParameter(ctx.p, ZSTD_d_windowLogMax, window_log_max)))
-    return make_error(errc::invalid_argument, "zstd: window log limit out of range");
+    return make_error(errc::invalid_argument, what::zstd_window_log_limit_out_of_range);
 
   if (!partial) {
     const std::size_t n = ZSTD_decompressDCtx(ctx.p, out.data(), out.size(), in.data(), frame);
@@ -54,11 +55,11 @@ inline status zstd_decode(bytes_view in, mutable_bytes out, bool partial,
       const bool too_long = ZSTD_getErrorCode(n) == ZSTD_error_dstSize_tooSmall;
       return make_error(errc::decompress_failed,
                         too_long ? "zstd: frame goes on past the extent" : "zstd: corrupt frame",
-                        error::unknown, error::unknown, static_cast<std::uint64_t>(ZSTD_getErrorCode(n)));
+                        {.value = static_cast<std::uint64_t>(ZSTD_getErrorCode(n))});
     }
     if (n != out.size())
-      return make_error(errc::decompress_failed, "zstd: frame decodes to fewer bytes than the extent",
-                        error::unknown, error::unknown, n);
+      return make_error(errc::decompress_failed,
+                        what::zstd_frame_decodes_to_fewer_bytes_than_the_extent, {.value = n});
     return {};
   }
 
@@ -71,18 +72,19 @@ inline status zstd_decode(bytes_view in, mutable_bytes out, bool partial,
     const std::size_t r = ZSTD_decompressStream(ctx.p, &ob, &ib);
     if (ZSTD_isError(r)) {
       const bool window = ZSTD_getErrorCode(r) == ZSTD_error_frameParameter_windowTooLarge;
-      return make_error(errc::decompress_failed,
-                        window ? "zstd: frame window larger than EROFS allows" : "zstd: corrupt frame",
-                        error::unknown, ib.pos, static_cast<std::uint64_t>(ZSTD_getErrorCode(r)));
+      return make_error(
+          errc::decompress_failed,
+          window ? "zstd: frame window larger than EROFS allows" : "zstd: corrupt frame",
+          {.offset = ib.pos, .value = static_cast<std::uint64_t>(ZSTD_getErrorCode(r))});
     }
     if (r == 0) break;  // frame complete
     if ((ib.pos == in_before && ob.pos == out_before) || calls > frame + out.size())
-      return make_error(errc::decompress_failed, "zstd: frame ends early (truncated)",
-                        error::unknown, ib.pos, ob.pos);
+      return make_error(errc::decompress_failed, what::zstd_frame_ends_early_truncated,
+                        {.offset = ib.pos, .value = ob.pos});
   }
   if (ob.pos != out.size())
-    return make_error(errc::decompress_failed, "zstd: frame decodes to fewer bytes than wanted",
-                      error::unknown, ib.pos, ob.pos);
+    return make_error(errc::decompress_failed, what::zstd_frame_decodes_to_fewer_bytes_than_wanted,
+                      {.offset = ib.pos, .value = ob.pos});
   return {};
 }
 

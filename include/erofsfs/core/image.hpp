@@ -95,14 +95,15 @@ class image_core {
                    std::uint64_t nid = error::unknown) const noexcept {
     if (in_metabox) {
       if (!in_bounds(pos, out.size(), metabox.size()))
-        return corrupted("metadata past the end of the metabox", nid, pos, out.size());
+        return corrupted(what::metadata_past_the_end_of_the_metabox,
+                         {.nid = nid, .offset = pos, .value = out.size()});
       if (!out.empty()) std::memcpy(out.data(), metabox.data() + pos, out.size());
       return {};
     }
     if (std::error_code ec = primary.read_at(pos, out))
-      return make_error(ec, ec == errc::truncated ? "metadata past the end of the image"
-                                                  : "reading metadata",
-                        nid, pos, out.size());
+      return make_error(
+          ec, ec == errc::truncated ? "metadata past the end of the image" : "reading metadata",
+          {.nid = nid, .offset = pos, .value = out.size()});
     return {};
   }
 
@@ -113,13 +114,15 @@ class image_core {
                                std::uint64_t nid = error::unknown) const {
     if (in_metabox) {
       if (!in_bounds(pos, len, metabox.size()))
-        return corrupted("metadata past the end of the metabox", nid, pos, len);
+        return corrupted(what::metadata_past_the_end_of_the_metabox,
+                         {.nid = nid, .offset = pos, .value = len});
       return bytes_view(metabox.data() + pos, len);
     }
     if (primary.contiguous()) {
       const bytes_view all = primary.bytes();
       if (!in_bounds(pos, len, all.size()))
-        return make_error(errc::truncated, "metadata past the end of the image", nid, pos, len);
+        return make_error(errc::truncated, what::metadata_past_the_end_of_the_image,
+                          {.nid = nid, .offset = pos, .value = len});
       return all.subspan(pos, len);
     }
     scratch.resize(len);
@@ -132,12 +135,13 @@ class image_core {
     in_metabox = (nid & disk::nid_metabox_bit) != 0;
     std::uint64_t pos;
     if (in_metabox) {
-      if (!sb.has_metabox()) return corrupted("metabox nid without the metabox feature", nid);
+      if (!sb.has_metabox())
+        return corrupted(what::metabox_nid_without_the_metabox_feature, {.nid = nid});
       pos = (nid & ~disk::nid_metabox_bit) << disk::islot_bits;  // < 2^68 >> 5: cannot overflow
       if (nid & ~disk::nid_metabox_bit & (~std::uint64_t{0} << (64 - disk::islot_bits)))
-        return corrupted("inode position overflows", nid);
+        return corrupted(what::inode_position_overflows, {.nid = nid});
     } else if (!sb.inode_position(nid, pos)) {
-      return corrupted("inode position overflows", nid);
+      return corrupted(what::inode_position_overflows, {.nid = nid});
     }
     return pos;
   }
@@ -152,7 +156,8 @@ class image_core {
     EROFSFS_TRY(read_meta(pos, std::span(raw, 32), in_metabox, nid));
     if (inode_disk_size(raw) == 64) {
       std::uint64_t rest;
-      if (!checked_add(pos, 32, rest)) return corrupted("inode position overflows", nid);
+      if (!checked_add(pos, 32, rest))
+        return corrupted(what::inode_position_overflows, {.nid = nid});
       EROFSFS_TRY(read_meta(rest, std::span(raw + 32, 32), in_metabox, nid));
     }
     return parse_inode(std::span(raw, inode_disk_size(raw)), nid, pos, in_metabox, sb);
@@ -163,16 +168,18 @@ class image_core {
   result<device_address> resolve(std::uint16_t raw_device, std::uint64_t pa,
                                  std::uint64_t nid = error::unknown) const noexcept {
     if (raw_device > sb.extra_devices)
-      return make_error(errc::no_device, "device id beyond the device table", nid, pa,
-                        raw_device);
+      return make_error(errc::no_device, what::device_id_beyond_the_device_table,
+                        {.nid = nid, .offset = pa, .value = raw_device});
     if (raw_device != 0) {
       if (!devices.empty()) return device_address{raw_device, pa, ~std::uint64_t{0}};
       const device_info& d = device_table[raw_device - 1];
       if (!flat_devices || d.uniaddr == 0)
-        return make_error(errc::no_device, "extra device not supplied", nid, pa, raw_device);
+        return make_error(errc::no_device, what::extra_device_not_supplied,
+                          {.nid = nid, .offset = pa, .value = raw_device});
       std::uint64_t base, at;
       if (!checked_shl(d.uniaddr, sb.blkszbits, base) || !checked_add(base, pa, at))
-        return corrupted("unified address overflows", nid, pa, raw_device);
+        return corrupted(what::unified_address_overflows,
+                         {.nid = nid, .offset = pa, .value = raw_device});
       return device_address{0, at, ~std::uint64_t{0}};
     }
     // Unified space: the extra device whose [uniaddr, uniaddr + blocks) covers pa, else primary.
@@ -186,7 +193,8 @@ class image_core {
         const std::uint64_t left = r.length - (pa - r.start);
         if (!devices.empty()) return device_address{r.device, pa - r.start, left};
         if (!flat_devices)
-          return make_error(errc::no_device, "extra device not supplied", nid, pa, r.device);
+          return make_error(errc::no_device, what::extra_device_not_supplied,
+                            {.nid = nid, .offset = pa, .value = r.device});
         return device_address{0, pa, left};
       }
     }
@@ -197,12 +205,13 @@ class image_core {
   status read_device(device_address where, mutable_bytes out,
                      std::uint64_t nid = error::unknown) const noexcept {
     if (where.device > devices.size())
-      return make_error(errc::no_device, "no such device", nid, where.offset, where.device);
+      return make_error(errc::no_device, what::no_such_device,
+                        {.nid = nid, .offset = where.offset, .value = where.device});
     const source_ref& src = where.device == 0 ? primary : devices[where.device - 1];
     if (std::error_code ec = src.read_at(where.offset, out))
       return make_error(ec,
                         ec == errc::truncated ? "data past the end of the device" : "reading data",
-                        nid, where.offset, where.device);
+                        {.nid = nid, .offset = where.offset, .value = where.device});
     return {};
   }
   // A view of data bytes when the device source is contiguous; empty view otherwise.

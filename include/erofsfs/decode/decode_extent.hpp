@@ -45,7 +45,8 @@ inline status untangle_interlaced(const image& img, const inode& ino, const exte
   const std::uint64_t llen = out.size();
   const std::uint64_t plen = in.size();
   if (llen > plen)
-    return unsupported("plain extent longer than its pcluster", ino.nid, ext.physical, llen);
+    return unsupported(what::plain_extent_longer_than_its_pcluster,
+                       {.nid = ino.nid, .offset = ext.physical, .value = llen});
   const std::uint64_t s = bs - (ext.logical & (bs - 1));
   const std::uint64_t head = s < llen ? s : llen;
   if (plen >= s) {
@@ -70,7 +71,8 @@ inline status untangle_interlaced(const image& img, const inode& ino, const exte
 inline status decode_extent(const image& img, const inode& ino, const extent& ext,
                             read_context& ctx) noexcept {
   if (ext.length > disk::pcluster_max_dsize)
-    return unsupported("compressed extent longer than 12 MiB", ino.nid, ext.physical, ext.length);
+    return unsupported(what::compressed_extent_longer_than_12_mib,
+                       {.nid = ino.nid, .offset = ext.physical, .value = ext.length});
   EROFSFS_TRY_ASSIGN(const bytes_view pcl, fetch_pcluster(img, ino, ext, ctx));
   ctx.decoded_for = {};
   ctx.decoded.resize(static_cast<std::size_t>(ext.length));
@@ -80,7 +82,8 @@ inline status decode_extent(const image& img, const inode& ino, const extent& ex
   } else {
     const std::uint8_t alg = ext.algorithm;
     if (alg >= disk::compression_max)
-      return unsupported("unknown compression algorithm", ino.nid, ext.physical, alg);
+      return unsupported(what::unknown_compression_algorithm,
+                         {.nid = ino.nid, .offset = ext.physical, .value = alg});
     bytes_view in = pcl;
     bool partial = (ext.flags & extent_flags::partial_ref) != 0;
     if (alg == disk::compression_lz4 && !img.sb().has_incompat(disk::incompat_lz4_0padding)) {
@@ -96,8 +99,8 @@ inline status decode_extent(const image& img, const inode& ino, const extent& ex
       std::size_t k = 0;
       while (k < scan && in[k] == std::byte{0}) ++k;
       if (k == scan)
-        return corrupted("compressed pcluster begins with a block of zeros", ino.nid,
-                         ext.physical, ext.physical_length);
+        return corrupted(what::compressed_pcluster_begins_with_a_block_of_zeros,
+                         {.nid = ino.nid, .offset = ext.physical, .value = ext.physical_length});
       in = in.subspan(k);
     }
     const decompressor_ref d =
@@ -107,7 +110,7 @@ inline status decode_extent(const image& img, const inode& ino, const extent& ex
                          : alg == disk::compression_lzma    ? "no lzma decompressor configured"
                          : alg == disk::compression_deflate ? "no deflate decompressor configured"
                                                             : "no zstd decompressor configured",
-                         ino.nid, ext.physical, alg);
+                         {.nid = ino.nid, .offset = ext.physical, .value = alg});
     decode_request req;
     req.in = in;
     req.out = out;
@@ -115,7 +118,8 @@ inline status decode_extent(const image& img, const inode& ino, const extent& ex
     req.algorithm = alg;
     req.config = &img.sb().compression;
     if (std::error_code ec = d.decode(req))
-      return make_error(ec, "decoding a pcluster", ino.nid, ext.physical, alg);
+      return make_error(ec, what::decoding_a_pcluster,
+                        {.nid = ino.nid, .offset = ext.physical, .value = alg});
   }
   ctx.decoded_for.image = detail::core(img).identity;
   ctx.decoded_for.nid = ino.nid;
@@ -130,8 +134,8 @@ inline status read_encoded(const image& img, const inode& ino, const extent& ext
                            std::uint64_t pos, mutable_bytes out, read_context& ctx) noexcept {
   if (pos < ext.logical || pos - ext.logical > ext.length ||
       out.size() > ext.length - (pos - ext.logical))
-    return make_error(errc::internal, "read outside the encoded extent", ino.nid, error::unknown,
-                      pos);
+    return make_error(errc::internal, what::read_outside_the_encoded_extent,
+                      {.nid = ino.nid, .value = pos});
   const auto& key = ctx.decoded_for;
   if (!ctx.keep_decoded || key.image != detail::core(img).identity || key.nid != ino.nid || key.logical != ext.logical ||
       key.physical != ext.physical || key.length < ext.length || ctx.decoded.size() < ext.length)

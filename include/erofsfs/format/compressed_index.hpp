@@ -55,11 +55,13 @@ inline status decode_map_header(const disk::z_map_header& h, const inode& ino, u
     // With 16/32-byte records byte 7 belongs to the extent count; no lcluster size is used.
     if (z.extent_recsz >= 16) z.lclusterbits = blkszbits;
     if (z.lclusterbits > 31)
-      return unsupported("lcluster size above 2 GiB", ino.nid, z.header_pos, z.lclusterbits);
+      return unsupported(what::lcluster_size_above_2_gib,
+                         {.nid = ino.nid, .offset = z.header_pos, .value = z.lclusterbits});
     return {};
   }
   if (z.lclusterbits > 31)
-    return unsupported("lcluster size above 2 GiB", ino.nid, z.header_pos, z.lclusterbits);
+    return unsupported(what::lcluster_size_above_2_gib,
+                       {.nid = ino.nid, .offset = z.header_pos, .value = z.lclusterbits});
   z.algorithm_head1 = h.h_algorithmtype & 15u;
   z.algorithm_head2 = h.h_algorithmtype >> 4;
   if (z.advise & disk::z_advise_fragment_pcluster)
@@ -68,11 +70,11 @@ inline status decode_map_header(const disk::z_map_header& h, const inode& ino, u
     z.idata_size = h.idata_size();
   const std::uint16_t big = disk::z_advise_big_pcluster_1 | disk::z_advise_big_pcluster_2;
   if ((z.advise & big) && !big_pcluster_feature)
-    return corrupted("big pclusters without the superblock feature", ino.nid, z.header_pos,
-                     z.advise);
+    return corrupted(what::big_pclusters_without_the_superblock_feature,
+                     {.nid = ino.nid, .offset = z.header_pos, .value = z.advise});
   if (ino.layout == data_layout::compressed_compact && (z.advise & big) && (z.advise & big) != big)
-    return corrupted("compact indexes with only one big-pcluster advise bit", ino.nid,
-                     z.header_pos, z.advise);
+    return corrupted(what::compact_indexes_with_only_one_big_pcluster_advise_bit,
+                     {.nid = ino.nid, .offset = z.header_pos, .value = z.advise});
   return {};
 }
 
@@ -99,7 +101,8 @@ inline status decode_full_index(const disk::z_lcluster_index& di, const z_info& 
     m.delta0 = u & 0xFFFF;
     if (m.delta0 & disk::z_li_d0_cblkcnt) {
       if (!(z.advise & (disk::z_advise_big_pcluster_1 | disk::z_advise_big_pcluster_2)))
-        return corrupted("CBLKCNT in an inode without big pclusters", nid, pos, lcn);
+        return corrupted(what::cblkcnt_in_an_inode_without_big_pclusters,
+                         {.nid = nid, .offset = pos, .value = lcn});
       m.compressedblks = m.delta0 & ~std::uint32_t{disk::z_li_d0_cblkcnt};
       m.delta0 = 1;
     }
@@ -108,7 +111,8 @@ inline status decode_full_index(const disk::z_lcluster_index& di, const z_info& 
     m.partialref = (advise & disk::z_li_partial_ref) != 0;
     m.clusterofs = di.di_clusterofs.get();
     if (m.clusterofs >= (std::uint64_t{1} << z.lclusterbits))
-      return corrupted("lcluster clusterofs beyond the lcluster", nid, pos, m.clusterofs);
+      return corrupted(what::lcluster_clusterofs_beyond_the_lcluster,
+                       {.nid = nid, .offset = pos, .value = m.clusterofs});
     m.pblk = u;
   }
   return {};
@@ -149,9 +153,11 @@ inline result<compact_slot> locate_compact_entry(const z_info& z, const compact_
                                                  std::uint64_t lcn, std::uint64_t nid) noexcept {
   const unsigned lbits = z.lclusterbits;
   if (lcn >= l.totalidx)
-    return corrupted("lcluster beyond the compact index array", nid, l.ebase, lcn);
+    return corrupted(what::lcluster_beyond_the_compact_index_array,
+                     {.nid = nid, .offset = l.ebase, .value = lcn});
   if (lbits > 14)
-    return unsupported("compact indexes with lclusters above 16 KiB", nid, z.header_pos, lbits);
+    return unsupported(what::compact_indexes_with_lclusters_above_16_kib,
+                       {.nid = nid, .offset = z.header_pos, .value = lbits});
   std::uint64_t pos = l.ebase, idx = lcn;
   unsigned shift = 2;
   if (idx >= l.c4_init) {
@@ -171,8 +177,8 @@ inline result<compact_slot> locate_compact_entry(const z_info& z, const compact_
   } else if (lbits <= 12) {
     s.vcnt = 16;
   } else {
-    return unsupported("2-byte compact indexes with lclusters above 4 KiB", nid, z.header_pos,
-                       lbits);
+    return unsupported(what::e_2_byte_compact_indexes_with_lclusters_above_4_kib,
+                       {.nid = nid, .offset = z.header_pos, .value = lbits});
   }
   s.packbytes = s.vcnt << shift;
   s.packstart = round_down(pos, s.packbytes);
@@ -228,7 +234,9 @@ inline status decode_compact_pack(const std::byte* pack, const compact_slot& slo
       m.delta1 = d1 & 0xFFFF;  // a u16 in Linux too (l == 0 wraps there as well)
     }
     if (lo & disk::z_li_d0_cblkcnt) {
-      if (!big) return corrupted("CBLKCNT in an inode without big pclusters", nid, pos, lcn);
+      if (!big)
+        return corrupted(what::cblkcnt_in_an_inode_without_big_pclusters,
+                         {.nid = nid, .offset = pos, .value = lcn});
       m.compressedblks = lo & ~std::uint32_t{disk::z_li_d0_cblkcnt};
       m.delta0 = 1;
       return {};
@@ -274,7 +282,8 @@ inline status decode_compact_pack(const std::byte* pack, const compact_slot& slo
           continue;
         }
         if (v <= 1)  // a big-pcluster pack never stores a plain delta0 of 0 or 1
-          return corrupted("bogus delta0 in a big-pcluster compact pack", nid, packstart, v);
+          return corrupted(what::bogus_delta0_in_a_big_pcluster_compact_pack,
+                           {.nid = nid, .offset = packstart, .value = v});
         i -= static_cast<int>(v) - 2;
         continue;
       }

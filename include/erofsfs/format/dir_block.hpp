@@ -43,7 +43,8 @@ class dir_block {
     for (std::size_t i = 0; i < b.count_; ++i) {  // bounded: count_ < block size / 12
       EROFSFS_TRY_ASSIGN(const dirent_info e, checked_entry(block, i, b.count_, nameoff0, nid, pos));
       if (i > 0 && dirent_name_compare(prev, e.name) >= 0)
-        return corrupted("dirent names not in increasing order", nid, pos + dirent_at(block, i).nameoff.get());
+        return corrupted(what::dirent_names_not_in_increasing_order,
+                         {.nid = nid, .offset = pos + dirent_at(block, i).nameoff.get()});
       prev = e.name;
     }
     return b;
@@ -101,10 +102,12 @@ class dir_block {
   static result<std::uint32_t> first_nameoff(bytes_view block, std::uint64_t nid,
                                              std::uint64_t pos) noexcept {
     constexpr std::size_t de = sizeof(disk::dirent);
-    if (block.size() < de) return corrupted("directory block shorter than a dirent", nid, pos);
+    if (block.size() < de)
+      return corrupted(what::directory_block_shorter_than_a_dirent, {.nid = nid, .offset = pos});
     const std::uint32_t nameoff0 = dirent_at(block, 0).nameoff.get();
     if (nameoff0 == 0 || nameoff0 % de != 0 || nameoff0 >= block.size())
-      return corrupted("invalid first dirent nameoff", nid, pos, nameoff0);
+      return corrupted(what::invalid_first_dirent_nameoff,
+                       {.nid = nid, .offset = pos, .value = nameoff0});
     return nameoff0;
   }
 
@@ -120,22 +123,27 @@ class dir_block {
     if (i + 1 < count) {
       const std::uint32_t next = dirent_at(block, i + 1).nameoff.get();
       if (off < nameoff0 || next <= off || next > block.size())
-        return corrupted("dirent nameoff not increasing", nid, pos + i * de + 8, off);
+        return corrupted(what::dirent_nameoff_not_increasing,
+                         {.nid = nid, .offset = pos + i * de + 8, .value = off});
       len = next - off;
     } else {
       if (off < nameoff0 || off >= block.size())
-        return corrupted("last dirent nameoff out of block", nid, pos + i * de + 8, off);
+        return corrupted(what::last_dirent_nameoff_out_of_block,
+                         {.nid = nid, .offset = pos + i * de + 8, .value = off});
       const void* nul = std::memchr(block.data() + off, 0, block.size() - off);
       len = nul ? static_cast<std::size_t>(static_cast<const std::byte*>(nul) - (block.data() + off))
                 : block.size() - off;
     }
     if (len == 0 || len > disk::name_len_max)
-      return corrupted("dirent name length out of range", nid, pos + off, len);
+      return corrupted(what::dirent_name_length_out_of_range,
+                       {.nid = nid, .offset = pos + off, .value = len});
     const std::string_view name(reinterpret_cast<const char*>(block.data() + off), len);
     if (name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos)
-      return corrupted("dirent name contains '/' or NUL", nid, pos + off);
+      return corrupted(what::dirent_name_contains_or_nul, {.nid = nid, .offset = pos + off});
     const std::uint8_t ft = d.file_type;
-    if (ft >= disk::ft_max) return corrupted("invalid dirent file type", nid, pos + i * de + 10, ft);
+    if (ft >= disk::ft_max)
+      return corrupted(what::invalid_dirent_file_type,
+                       {.nid = nid, .offset = pos + i * de + 10, .value = ft});
     return dirent_info{name, d.nid.get(), file_type_from_dirent(ft)};
   }
 

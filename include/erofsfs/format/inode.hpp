@@ -147,17 +147,20 @@ inline std::uint8_t inode_disk_size(bytes_view first2) noexcept {
 inline result<inode> parse_inode(bytes_view raw, std::uint64_t nid, std::uint64_t pos,
                                  bool in_metabox, const superblock& sb) noexcept {
   if (raw.size() < 2 || raw.size() < inode_disk_size(raw))
-    return make_error(errc::truncated, "inode past the end of its area", nid, pos);
+    return make_error(errc::truncated, what::inode_past_the_end_of_its_area,
+                      {.nid = nid, .offset = pos});
   inode ino;
   ino.nid = nid;
   ino.pos = pos;
   ino.in_metabox = in_metabox;
   ino.format = load_le16(raw.data());
   if (ino.format & ~disk::i_all)
-    return unsupported("unknown i_format bits", nid, pos, ino.format);
+    return unsupported(what::unknown_i_format_bits,
+                       {.nid = nid, .offset = pos, .value = ino.format});
   const unsigned layout = (ino.format >> disk::i_datalayout_bit) & disk::i_datalayout_mask;
   if (layout > disk::inode_chunk_based)
-    return unsupported("unknown inode data layout", nid, pos, layout);
+    return unsupported(what::unknown_inode_data_layout,
+                       {.nid = nid, .offset = pos, .value = layout});
   ino.layout = static_cast<data_layout>(layout);
 
   std::uint32_t i_u;
@@ -200,7 +203,7 @@ inline result<inode> parse_inode(bytes_view raw, std::uint64_t nid, std::uint64_
   }
   ino.xattr_isize = layout::xattr_ibody_size(ino.xattr_icount);
   if (ino.size > static_cast<std::uint64_t>(INT64_MAX))
-    return corrupted("negative i_size", nid, pos + 8, ino.size);
+    return corrupted(what::negative_i_size, {.nid = nid, .offset = pos + 8, .value = ino.size});
 
   switch (ino.type()) {
     case file_type::directory:
@@ -229,15 +232,18 @@ inline result<inode> parse_inode(bytes_view raw, std::uint64_t nid, std::uint64_
     case file_type::socket:
       break;
     case file_type::unknown:
-      return corrupted("bogus i_mode file type", nid, pos + 4, ino.mode);
+      return corrupted(what::bogus_i_mode_file_type,
+                       {.nid = nid, .offset = pos + 4, .value = ino.mode});
   }
 
   if (ino.has_data()) {
     if (ino.is_compressed() && !sb.compression_capable())
-      return corrupted("compressed inode in an uncompressed image", nid, pos, layout);
+      return corrupted(what::compressed_inode_in_an_uncompressed_image,
+                       {.nid = nid, .offset = pos, .value = layout});
     if (ino.layout == data_layout::chunk_based) {
       if (ino.chunk_format & ~disk::chunk_format_all)
-        return unsupported("unknown chunk format bits", nid, pos + 16, ino.chunk_format);
+        return unsupported(what::unknown_chunk_format_bits,
+                           {.nid = nid, .offset = pos + 16, .value = ino.chunk_format});
       ino.chunkbits = sb.blkszbits + (ino.chunk_format & disk::chunk_format_blkbits_mask);
     }
   }

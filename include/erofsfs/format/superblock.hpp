@@ -117,7 +117,7 @@ inline std::uint64_t superblock_read_size(bytes_view first) noexcept {
 inline result<superblock> parse_superblock(bytes_view area, const limits& lim = {}) noexcept {
   constexpr std::uint64_t at = disk::super_offset;
   if (area.size() < disk::sb_base_size)
-    return make_error(errc::truncated, "image shorter than a superblock", error::unknown, at);
+    return make_error(errc::truncated, what::image_shorter_than_a_superblock, {.offset = at});
   // Fields past sb_size are absent, not garbage: copy only what exists (§2.1).
   disk::super_block raw{};
   const std::uint64_t sb_size =
@@ -130,25 +130,26 @@ inline result<superblock> parse_superblock(bytes_view area, const limits& lim = 
 
   superblock sb;
   if (raw.magic.get() != disk::super_magic)
-    return corrupted("bad superblock magic", error::unknown, at, raw.magic.get());
+    return corrupted(what::bad_superblock_magic, {.offset = at, .value = raw.magic.get()});
   sb.blkszbits = raw.blkszbits;
   if (sb.blkszbits < 9)
-    return corrupted("block size below 512 bytes", error::unknown, at + sb_field::blkszbits, sb.blkszbits);
+    return corrupted(what::block_size_below_512_bytes,
+                     {.offset = at + sb_field::blkszbits, .value = sb.blkszbits});
   if (sb.blkszbits > 30 || (std::uint64_t{1} << sb.blkszbits) > lim.max_block_size)
-    return unsupported("block size larger than the configured maximum", error::unknown, at + sb_field::blkszbits,
-                       sb.blkszbits);
+    return unsupported(what::block_size_larger_than_the_configured_maximum,
+                       {.offset = at + sb_field::blkszbits, .value = sb.blkszbits});
   sb.block_size = std::uint32_t{1} << sb.blkszbits;
   if (raw.dirblkbits != 0)
-    return unsupported("directory block size differs from the block size", error::unknown,
-                       at + sb_field::dirblkbits, raw.dirblkbits);
+    return unsupported(what::directory_block_size_differs_from_the_block_size,
+                       {.offset = at + sb_field::dirblkbits, .value = raw.dirblkbits});
   sb.sb_size = static_cast<std::uint32_t>(sb_size);
   // Linux reads the superblock from one page; larger extension areas cannot be valid.
   if (sb.sb_size > 4096 - 1024)
-    return corrupted("superblock extension slots exceed a page", error::unknown, at + sb_field::sb_extslots,
-                     raw.sb_extslots);
+    return corrupted(what::superblock_extension_slots_exceed_a_page,
+                     {.offset = at + sb_field::sb_extslots, .value = raw.sb_extslots});
   if (area.size() < superblock_read_size(area))
-    return make_error(errc::truncated, "image shorter than the superblock block", error::unknown,
-                      at);
+    return make_error(errc::truncated, what::image_shorter_than_the_superblock_block,
+                      {.offset = at});
 
   sb.feature_compat = raw.feature_compat.get();
   sb.checksum = raw.checksum.get();
@@ -161,12 +162,14 @@ inline result<superblock> parse_superblock(bytes_view area, const limits& lim = 
     crc = crc32c_raw(crc, zero);
     crc = crc32c_raw(crc, area.subspan(8, len - 8));
     if (crc != sb.checksum)
-      return corrupted("superblock checksum mismatch", error::unknown, at + sb_field::checksum, crc);
+      return corrupted(what::superblock_checksum_mismatch,
+                       {.offset = at + sb_field::checksum, .value = crc});
   }
   sb.feature_incompat = raw.feature_incompat.get();
   if (sb.feature_incompat & ~disk::incompat_all)
-    return unsupported("unknown incompatible feature bits", error::unknown, at + sb_field::feature_incompat,
-                       sb.feature_incompat & ~disk::incompat_all);
+    return unsupported(what::unknown_incompatible_feature_bits,
+                       {.offset = at + sb_field::feature_incompat,
+                        .value = sb.feature_incompat & ~disk::incompat_all});
 
   sb.inos = raw.inos.get();
   sb.epoch = static_cast<std::int64_t>(raw.epoch.get());
@@ -185,23 +188,23 @@ inline result<superblock> parse_superblock(bytes_view area, const limits& lim = 
     sb.root_nid = raw.rootnid_2b.get();
   }
   if ((sb.root_nid & disk::nid_metabox_bit) && !sb.has_metabox())
-    return corrupted("root nid in metabox without the metabox feature", error::unknown,
-                     at + sb_field::rootnid_8b, sb.root_nid);
+    return corrupted(what::root_nid_in_metabox_without_the_metabox_feature,
+                     {.offset = at + sb_field::rootnid_8b, .value = sb.root_nid});
 
   if (sb.has_packed_inode()) {
     sb.packed_nid = raw.packed_nid.get();
     if (sb.packed_nid & disk::nid_metabox_bit)
-      return corrupted("packed inode nid points into the metabox", error::unknown, at + sb_field::packed_nid,
-                       sb.packed_nid);
+      return corrupted(what::packed_inode_nid_points_into_the_metabox,
+                       {.offset = at + sb_field::packed_nid, .value = sb.packed_nid});
   }
   if (sb.has_metabox()) {
     if (sb.sb_size <= 0x80)
-      return corrupted("metabox feature without a superblock extension slot", error::unknown,
-                       at + sb_field::sb_extslots, raw.sb_extslots);
+      return corrupted(what::metabox_feature_without_a_superblock_extension_slot,
+                       {.offset = at + sb_field::sb_extslots, .value = raw.sb_extslots});
     sb.metabox_nid = raw.metabox_nid.get();
     if (sb.metabox_nid & disk::nid_metabox_bit)
-      return corrupted("metabox inode nid points into the metabox", error::unknown, at + sb_field::metabox_nid,
-                       sb.metabox_nid);
+      return corrupted(what::metabox_inode_nid_points_into_the_metabox,
+                       {.offset = at + sb_field::metabox_nid, .value = sb.metabox_nid});
   }
 
   if (sb.has_incompat(disk::incompat_xattr_prefixes)) {
@@ -209,23 +212,25 @@ inline result<superblock> parse_superblock(bytes_view area, const limits& lim = 
     sb.xattr_prefix_start = raw.xattr_prefix_start.get();
     // The on-disk index has 7 bits (§9.4).
     if (sb.xattr_prefix_count > 128)
-      return corrupted("more than 128 long xattr prefixes", error::unknown, at + sb_field::xattr_prefix_count,
-                       sb.xattr_prefix_count);
+      return corrupted(
+          what::more_than_128_long_xattr_prefixes,
+          {.offset = at + sb_field::xattr_prefix_count, .value = sb.xattr_prefix_count});
   }
   sb.xattr_filter = sb.has_compat(disk::compat_xattr_filter) && raw.xattr_filter_reserved == 0;
   if (sb.has_compat(disk::compat_ishare_xattrs)) {
     sb.ishare_xattr_prefix_id = raw.ishare_xattr_prefix_id;
     if (sb.ishare_xattr_prefix_id >= sb.xattr_prefix_count)
-      return corrupted("ishare xattr prefix id out of range", error::unknown, at + sb_field::ishare_xattr_prefix_id,
-                       sb.ishare_xattr_prefix_id);
+      return corrupted(
+          what::ishare_xattr_prefix_id_out_of_range,
+          {.offset = at + sb_field::ishare_xattr_prefix_id, .value = sb.ishare_xattr_prefix_id});
   }
 
   if (sb.has_incompat(disk::incompat_device_table)) {
     sb.extra_devices = raw.extra_devices.get();
     sb.devt_slotoff = raw.devt_slotoff.get();
     if (sb.extra_devices > lim.max_extra_devices)
-      return make_error(errc::limit_exceeded, "too many extra devices", error::unknown, at + sb_field::extra_devices,
-                        sb.extra_devices);
+      return make_error(errc::limit_exceeded, what::too_many_extra_devices,
+                        {.offset = at + sb_field::extra_devices, .value = sb.extra_devices});
   }
 
   // §2.7: which algorithms may appear. Without COMPR_CFGS only LZ4 exists, and only if the
@@ -234,8 +239,8 @@ inline result<superblock> parse_superblock(bytes_view area, const limits& lim = 
   if (sb.has_incompat(disk::incompat_compr_cfgs)) {
     sb.available_compr_algs = u1;
     if (u1 & ~((1u << disk::compression_max) - 1))
-      return unsupported("unknown compression algorithm in available_compr_algs", error::unknown,
-                         at + sb_field::u1, u1);
+      return unsupported(what::unknown_compression_algorithm_in_available_compr_algs,
+                         {.offset = at + sb_field::u1, .value = u1});
   } else {
     sb.compression.lz4_max_distance = u1;
     if (u1 != 0 || sb.has_incompat(disk::incompat_lz4_0padding)) sb.available_compr_algs = 1;
@@ -255,17 +260,18 @@ inline result<std::uint64_t> parse_compression_configs(superblock& sb, bytes_vie
     if (!(sb.available_compr_algs & (1u << alg))) continue;
     pos = round_down(base + pos + 3, 4) - base;
     if (!in_bounds(pos, 2, records.size()))
-      return make_error(errc::truncated, "compression config record past the end", error::unknown,
-                        base + pos, alg);
+      return make_error(errc::truncated, what::compression_config_record_past_the_end,
+                        {.offset = base + pos, .value = alg});
     const std::uint16_t len = load_le16(records.data() + pos);
     pos += 2;
     if (!in_bounds(pos, len, records.size()))
-      return make_error(errc::truncated, "compression config record past the end", error::unknown,
-                        base + pos, alg);
+      return make_error(errc::truncated, what::compression_config_record_past_the_end,
+                        {.offset = base + pos, .value = alg});
     const std::byte* p = records.data() + pos;
     static constexpr std::uint16_t need[disk::compression_max] = {14, 14, 6, 6};
     if (len < need[alg])
-      return corrupted("compression config record too short", error::unknown, base + pos - 2, alg);
+      return corrupted(what::compression_config_record_too_short,
+                       {.offset = base + pos - 2, .value = alg});
     switch (alg) {
       case disk::compression_lz4: {
         sb.compression.lz4_max_distance = load_le16(p);
@@ -273,33 +279,33 @@ inline result<std::uint64_t> parse_compression_configs(superblock& sb, bytes_vie
         sb.compression.lz4_max_pclusterblks = blks ? blks : 1;
         if (std::uint64_t{sb.compression.lz4_max_pclusterblks} << sb.blkszbits >
             disk::pcluster_max_size)
-          return corrupted("lz4 max_pclusterblks above 1 MiB", error::unknown, base + pos + 2,
-                           blks);
+          return corrupted(what::lz4_max_pclusterblks_above_1_mib,
+                           {.offset = base + pos + 2, .value = blks});
         break;
       }
       case disk::compression_lzma:
         sb.compression.lzma_dict_size = load_le32(p);
         if (load_le16(p + 4) != 0)
-          return unsupported("unknown lzma config format", error::unknown, base + pos + 4,
-                             load_le16(p + 4));
+          return unsupported(what::unknown_lzma_config_format,
+                             {.offset = base + pos + 4, .value = load_le16(p + 4)});
         if (sb.compression.lzma_dict_size < 4096 || sb.compression.lzma_dict_size > (8u << 20))
-          return corrupted("lzma dictionary size out of range", error::unknown, base + pos,
-                           sb.compression.lzma_dict_size);
+          return corrupted(what::lzma_dictionary_size_out_of_range,
+                           {.offset = base + pos, .value = sb.compression.lzma_dict_size});
         break;
       case disk::compression_deflate:
         sb.compression.deflate_windowbits = load_u8(p);
         if (sb.compression.deflate_windowbits > 15)
-          return corrupted("deflate windowbits above 15", error::unknown, base + pos,
-                           sb.compression.deflate_windowbits);
+          return corrupted(what::deflate_windowbits_above_15,
+                           {.offset = base + pos, .value = sb.compression.deflate_windowbits});
         break;
       case disk::compression_zstd:
         if (load_u8(p) != 0)
-          return unsupported("unknown zstd config format", error::unknown, base + pos,
-                             load_u8(p));
+          return unsupported(what::unknown_zstd_config_format,
+                             {.offset = base + pos, .value = load_u8(p)});
         sb.compression.zstd_windowlog = load_u8(p + 1);
         if (sb.compression.zstd_windowlog > 10)
-          return corrupted("zstd window above 1 MiB", error::unknown, base + pos + 1,
-                           sb.compression.zstd_windowlog);
+          return corrupted(what::zstd_window_above_1_mib,
+                           {.offset = base + pos + 1, .value = sb.compression.zstd_windowlog});
         break;
     }
     pos += len;
@@ -335,8 +341,8 @@ inline std::uint64_t device_table_size(const superblock& sb) noexcept {
 // `slots` holds device_table_size(sb) bytes read at device_table_offset(sb).
 inline result<std::vector<device_info>> parse_device_table(const superblock& sb, bytes_view slots) {
   if (slots.size() < device_table_size(sb))
-    return make_error(errc::truncated, "device table past the end", error::unknown,
-                      device_table_offset(sb));
+    return make_error(errc::truncated, what::device_table_past_the_end,
+                      {.offset = device_table_offset(sb)});
   std::vector<device_info> devs(sb.extra_devices);
   for (std::size_t i = 0; i < devs.size(); ++i) {
     const auto raw = disk::load<disk::deviceslot>(slots.data() + i * sizeof(disk::deviceslot));

@@ -28,8 +28,7 @@ namespace erofsfs::posix {
 // An errno value as an erofsfs::error: the system code, what failed and, when there is one, the
 // value involved (a device index, a size).
 inline error sys_error(const char* what, int err, std::uint64_t value = error::unknown) noexcept {
-  return make_error(std::error_code(err, std::system_category()), what, error::unknown,
-                    error::unknown, value);
+  return make_error(std::error_code(err, std::system_category()), what, {.value = value});
 }
 
 // Owns one file descriptor and closes it once. close(2) is never retried: on Linux the
@@ -83,20 +82,20 @@ inline bool in_off_t_range(std::uint64_t off, std::uint64_t len) noexcept {
 // empty dst succeeds without a system call.
 inline status pread_full(int fd, std::span<std::byte> dst, std::uint64_t off) noexcept {
   if (!in_off_t_range(off, dst.size()))
-    return make_error(errc::invalid_argument, "pread range overflows off_t", error::unknown, off,
-                      dst.size());
+    return make_error(errc::invalid_argument, what::pread_range_overflows_off_t,
+                      {.offset = off, .value = dst.size()});
   std::size_t done = 0;
   while (done < dst.size()) {  // bounded: each pass reads > 0 bytes or returns (EINTR repeats)
     const ssize_t n =
         ::pread(fd, dst.data() + done, dst.size() - done, static_cast<off_t>(off + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return make_error(std::error_code(errno, std::system_category()), "pread", error::unknown,
-                        off + done);
+      return make_error(std::error_code(errno, std::system_category()), what::pread,
+                        {.offset = off + done});
     }
     if (n == 0)
-      return make_error(errc::truncated, "pread reached the end of the file", error::unknown,
-                        off + done);
+      return make_error(errc::truncated, what::pread_reached_the_end_of_the_file,
+                        {.offset = off + done});
     done += static_cast<std::size_t>(n);
   }
   return {};
@@ -107,19 +106,19 @@ inline status pread_full(int fd, std::span<std::byte> dst, std::uint64_t off) no
 // without a system call.
 inline status pwrite_full(int fd, std::span<const std::byte> src, std::uint64_t off) noexcept {
   if (!in_off_t_range(off, src.size()))
-    return make_error(errc::invalid_argument, "pwrite range overflows off_t", error::unknown, off,
-                      src.size());
+    return make_error(errc::invalid_argument, what::pwrite_range_overflows_off_t,
+                      {.offset = off, .value = src.size()});
   std::size_t done = 0;
   while (done < src.size()) {  // bounded: each pass writes > 0 bytes or returns (EINTR repeats)
     const ssize_t n =
         ::pwrite(fd, src.data() + done, src.size() - done, static_cast<off_t>(off + done));
     if (n < 0) {
       if (errno == EINTR) continue;
-      return make_error(std::error_code(errno, std::system_category()), "pwrite", error::unknown,
-                        off + done);
+      return make_error(std::error_code(errno, std::system_category()), what::pwrite,
+                        {.offset = off + done});
     }
     if (n == 0)
-      return make_error(errc::io_error, "pwrite wrote nothing", error::unknown, off + done);
+      return make_error(errc::io_error, what::pwrite_wrote_nothing, {.offset = off + done});
     done += static_cast<std::size_t>(n);
   }
   return {};
@@ -137,18 +136,18 @@ inline status copy_source_to_fd(source_ref src, std::uint64_t src_off, int fd,
                                 std::uint64_t zero_tail = 0) noexcept {
   copied = 0;
   if (zero_tail > len)
-    return make_error(errc::invalid_argument, "copy zero tail longer than the copy",
-                      error::unknown, dst_off, zero_tail);
+    return make_error(errc::invalid_argument, what::copy_zero_tail_longer_than_the_copy,
+                      {.offset = dst_off, .value = zero_tail});
   const std::uint64_t from_source = len - zero_tail;
   std::uint64_t src_end;
   if (!checked_add(src_off, from_source, src_end))
-    return make_error(errc::invalid_argument, "copy source range overflows", error::unknown,
-                      src_off, from_source);
+    return make_error(errc::invalid_argument, what::copy_source_range_overflows,
+                      {.offset = src_off, .value = from_source});
   if (!in_off_t_range(dst_off, len))
-    return make_error(errc::invalid_argument, "copy destination range overflows off_t",
-                      error::unknown, dst_off, len);
+    return make_error(errc::invalid_argument, what::copy_destination_range_overflows_off_t,
+                      {.offset = dst_off, .value = len});
   if (len != 0 && buffer.empty())
-    return make_error(errc::invalid_argument, "copy buffer is empty");
+    return make_error(errc::invalid_argument, what::copy_buffer_is_empty);
   for (std::uint64_t pos = 0; pos < len;) {  // bounded: pos grows by n > 0 up to len
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(len - pos, buffer.size()));
     const std::size_t data =
@@ -157,7 +156,7 @@ inline status copy_source_to_fd(source_ref src, std::uint64_t src_off, int fd,
     const std::span<std::byte> chunk = buffer.first(n);
     if (data != 0) {
       if (std::error_code ec = src.read_at(src_off + pos, chunk.first(data)))
-        return make_error(ec, "source read failed", error::unknown, src_off + pos, data);
+        return make_error(ec, what::source_read_failed, {.offset = src_off + pos, .value = data});
     }
     if (data < n) std::memset(chunk.data() + data, 0, n - data);
     EROFSFS_TRY(pwrite_full(fd, chunk, dst_off + pos));

@@ -48,7 +48,8 @@ inline status z_load_full(const image& img, const inode& ino, z_recorder& m,
                           std::uint64_t lcn) noexcept {
   std::uint64_t pos;
   if (!full_index_position(ino.z, lcn, pos))
-    return corrupted("lcluster index position overflows", ino.nid, ino.z.header_pos, lcn);
+    return corrupted(what::lcluster_index_position_overflows,
+                     {.nid = ino.nid, .offset = ino.z.header_pos, .value = lcn});
   std::byte raw[sizeof(disk::z_lcluster_index)];
   EROFSFS_TRY(detail::core(img).read_meta(pos, raw, ino.in_metabox, ino.nid));
   return decode_full_index(disk::load<disk::z_lcluster_index>(raw), ino.z, ino.nid, pos, lcn, m);
@@ -80,7 +81,8 @@ inline result<std::uint64_t> z_lookback(const image& img, const inode& ino, z_re
   while (distance != 0 && m.lcn >= distance) {
     const std::uint64_t lcn = m.lcn - distance;
     if (((start - lcn) << lbits) > z_max_walk + (std::uint64_t{1} << lbits))
-      return unsupported("compressed extent longer than 12 MiB", ino.nid, ino.z.header_pos, lcn);
+      return unsupported(what::compressed_extent_longer_than_12_mib,
+                         {.nid = ino.nid, .offset = ino.z.header_pos, .value = lcn});
     EROFSFS_TRY(z_load(img, ino, m, lcn, false));
     if (m.type == disk::z_lcluster_type_nonhead) {
       distance = m.delta0;
@@ -89,7 +91,8 @@ inline result<std::uint64_t> z_lookback(const image& img, const inode& ino, z_re
     m.headtype = m.type;
     return (lcn << lbits) | m.clusterofs;
   }
-  return corrupted("bogus lcluster lookback distance", ino.nid, ino.z.header_pos, m.lcn);
+  return corrupted(what::bogus_lcluster_lookback_distance,
+                   {.nid = ino.nid, .offset = ino.z.header_pos, .value = m.lcn});
 }
 
 // Blocks of the pcluster whose HEAD was just loaded into m (§12.6 step 5).
@@ -107,7 +110,8 @@ inline status z_compressed_len(const image& img, const inode& ino, z_recorder& m
   if (!m.compressedblks) {
     EROFSFS_TRY(z_load(img, ino, m, lcn, false));
     if (m.type == disk::z_lcluster_type_nonhead && m.delta0 != 1)
-      return corrupted("bogus CBLKCNT lcluster after a head", ino.nid, z.header_pos, lcn);
+      return corrupted(what::bogus_cblkcnt_lcluster_after_a_head,
+                       {.nid = ino.nid, .offset = z.header_pos, .value = lcn});
     if (m.type != disk::z_lcluster_type_nonhead || !m.compressedblks) m.compressedblks = 1;
   }
   r.plen = std::uint64_t{m.compressedblks} << img.blkszbits();
@@ -126,7 +130,8 @@ inline status z_decompressed_len(const image& img, const inode& ino, z_recorder&
       return {};
     }
     if ((lcn << lbits) - (headlcn << lbits) > z_max_walk + (std::uint64_t{1} << lbits))
-      return unsupported("compressed extent longer than 12 MiB", ino.nid, ino.z.header_pos, lcn);
+      return unsupported(what::compressed_extent_longer_than_12_mib,
+                         {.nid = ino.nid, .offset = ino.z.header_pos, .value = lcn});
     EROFSFS_TRY(z_load(img, ino, m, lcn, true));
     if (m.type == disk::z_lcluster_type_nonhead) {
       if (m.delta1 == 0) m.delta1 = 1;  // pre-1.0 mkfs wrote 0 here; Linux accepts it
@@ -170,7 +175,8 @@ inline result<z_map> z_map_lcluster(const image& img, const inode& ino, std::uin
     std::uint32_t distance = m.delta0;
     if (m.type != disk::z_lcluster_type_nonhead) {
       if (m.lcn == 0)
-        return corrupted("lcluster 0 does not start an extent", ino.nid, z.header_pos, ofs);
+        return corrupted(what::lcluster_0_does_not_start_an_extent,
+                         {.nid = ino.nid, .offset = z.header_pos, .value = ofs});
       end = (m.lcn << lbits) | m.clusterofs;
       distance = 1;
     }
@@ -194,7 +200,8 @@ inline result<z_map> z_map_lcluster(const image& img, const inode& ino, std::uin
     r.pa = findtail ? tail->inline_pos : z.inline_pos;
     r.plen = z.idata_size;
     if ((r.pa & (bs - 1)) + r.plen > bs)
-      return corrupted("inline pcluster crosses a block boundary", ino.nid, r.pa, r.plen);
+      return corrupted(what::inline_pcluster_crosses_a_block_boundary,
+                       {.nid = ino.nid, .offset = r.pa, .value = r.plen});
   } else if (fragment && m.lcn == tail_head_lcn) {
     r.mapped = false;
     r.fragment = true;
@@ -203,12 +210,14 @@ inline result<z_map> z_map_lcluster(const image& img, const inode& ino, std::uin
     return r;
   } else {
     if (!checked_shl(m.pblk, img.blkszbits(), r.pa))
-      return corrupted("pcluster address overflows", ino.nid, z.header_pos, m.pblk);
+      return corrupted(what::pcluster_address_overflows,
+                       {.nid = ino.nid, .offset = z.header_pos, .value = m.pblk});
     EROFSFS_TRY(z_compressed_len(img, ino, m, r));
   }
   if (m.headtype == disk::z_lcluster_type_plain) {
     if (r.llen > r.plen)
-      return corrupted("plain extent longer than its pcluster", ino.nid, r.pa, r.llen);
+      return corrupted(what::plain_extent_longer_than_its_pcluster,
+                       {.nid = ino.nid, .offset = r.pa, .value = r.llen});
     r.alg = (z.advise & disk::z_advise_interlaced_pcluster) ? z_alg_interlaced : z_alg_shifted;
   } else if (m.headtype == disk::z_lcluster_type_head2) {
     r.alg = z.algorithm_head2;
@@ -226,7 +235,8 @@ inline result<z_map> z_map_records(const image& img, const inode& ino, std::uint
   const std::uint64_t lsize = std::uint64_t{1} << z.lclusterbits;
   std::uint64_t pos;
   if (!checked_round_up(z.header_pos + 8, recsz, pos))
-    return corrupted("extent record position overflows", ino.nid, z.header_pos);
+    return corrupted(what::extent_record_position_overflows,
+                     {.nid = ino.nid, .offset = z.header_pos});
   std::uint64_t lend = ino.size, lstart, plen_raw = 0, pa = 0;
   bool last;
   if (recsz <= 8) {
@@ -243,18 +253,21 @@ inline result<z_map> z_map_records(const image& img, const inode& ino, std::uint
         const std::uint64_t n = std::min<std::uint64_t>(k + 1 - j, sizeof batch / 4);
         std::uint64_t at;
         if (!checked_mul(j, 4, at) || !checked_add(pos + 8, at, at))
-          return corrupted("extent record position overflows", ino.nid, pos, j);
+          return corrupted(what::extent_record_position_overflows,
+                           {.nid = ino.nid, .offset = pos, .value = j});
         EROFSFS_TRY(detail::core(img).read_meta(at, std::span(batch, n * 4), ino.in_metabox, ino.nid));
         for (std::uint64_t i = 0; i < n; ++i, ++j) {
           plen_raw = load_le32(batch + 4 * i);
           if (j < k && !checked_add(pa, plen_raw & disk::z_extent_plen_mask, pa))
-            return corrupted("extent physical address overflows", ino.nid, pos, j);
+            return corrupted(what::extent_physical_address_overflows,
+                             {.nid = ino.nid, .offset = pos, .value = j});
         }
       }
     } else {
       std::uint64_t at;
       if (!checked_mul(k, 8, at) || !checked_add(pos, at, at))
-        return corrupted("extent record position overflows", ino.nid, pos, k);
+        return corrupted(what::extent_record_position_overflows,
+                         {.nid = ino.nid, .offset = pos, .value = k});
       std::byte rec[8];
       EROFSFS_TRY(detail::core(img).read_meta(at, rec, ino.in_metabox, ino.nid));
       plen_raw = load_le32(rec);
@@ -263,7 +276,8 @@ inline result<z_map> z_map_records(const image& img, const inode& ino, std::uint
     lstart = (k + 1) * lsize;
     std::uint64_t rounded;
     if (!checked_round_up(lend, lsize, rounded))
-      return corrupted("i_size overflows", ino.nid, ino.pos, ino.size);
+      return corrupted(what::i_size_overflows,
+                       {.nid = ino.nid, .offset = ino.pos, .value = ino.size});
     last = lstart >= rounded;
     if (lstart < lend) lend = lstart;
     lstart -= lsize;
@@ -274,7 +288,8 @@ inline result<z_map> z_map_records(const image& img, const inode& ino, std::uint
       const std::uint64_t mid = l + (r - l) / 2;
       std::uint64_t at;
       if (!checked_mul(mid, recsz, at) || !checked_add(pos, at, at))
-        return corrupted("extent record position overflows", ino.nid, pos, mid);
+        return corrupted(what::extent_record_position_overflows,
+                         {.nid = ino.nid, .offset = pos, .value = mid});
       std::byte rec[sizeof(disk::z_extent)];
       EROFSFS_TRY(detail::core(img).read_meta(at, std::span(rec, recsz), ino.in_metabox, ino.nid));
       const auto e = disk::load<disk::z_extent>(rec);  // fields past recsz are unused
@@ -284,7 +299,8 @@ inline result<z_map> z_map_records(const image& img, const inode& ino, std::uint
       if (la > ofs) {
         r = mid;
         if (la > lend)
-          return corrupted("extent records out of order or past i_size", ino.nid, at, la);
+          return corrupted(what::extent_records_out_of_order_or_past_i_size,
+                           {.nid = ino.nid, .offset = at, .value = la});
         lend = la;
       } else {
         l = mid + 1;
@@ -325,7 +341,8 @@ inline result<z_map> z_map_records(const image& img, const inode& ino, std::uint
   }
   m.llen = lend - m.la;
   if (m.mapped && m.alg >= z_alg_shifted && m.llen > m.plen)
-    return corrupted("plain extent longer than its pcluster", ino.nid, m.pa, m.llen);
+    return corrupted(what::plain_extent_longer_than_its_pcluster,
+                     {.nid = ino.nid, .offset = m.pa, .value = m.llen});
   return m;
 }
 
@@ -337,7 +354,7 @@ inline status zmap_init(const image& img, inode& ino) noexcept {
   z_info& z = ino.z;
   z = z_info{};
   if (!checked_round_up(ino.tail_area_pos(), 8, z.header_pos))
-    return corrupted("map header position overflows", ino.nid, ino.pos);
+    return corrupted(what::map_header_position_overflows, {.nid = ino.nid, .offset = ino.pos});
   // Linux reads the header only when mapping an offset below i_size: never for empty files.
   if (ino.size == 0) {
     z.lclusterbits = img.blkszbits();
@@ -366,11 +383,11 @@ inline status zmap_init(const image& img, inode& ino) noexcept {
 inline result<extent> zmap_extent(const image& img, const inode& ino, std::uint64_t offset) noexcept {
   const z_info& z = ino.z;
   if (!z.ready)
-    return make_error(errc::invalid_argument, "compressed inode not prepared by zmap_init",
-                      ino.nid);
+    return make_error(errc::invalid_argument, what::compressed_inode_not_prepared_by_zmap_init,
+                      {.nid = ino.nid});
   if (offset >= ino.size)
-    return make_error(errc::invalid_argument, "offset at or beyond end of file", ino.nid,
-                      error::unknown, offset);
+    return make_error(errc::invalid_argument, what::offset_at_or_beyond_end_of_file,
+                      {.nid = ino.nid, .value = offset});
   detail::z_map m;
   if (z.extent_recsz) {
     EROFSFS_TRY_ASSIGN(m, detail::z_map_records(img, ino, offset));
@@ -399,18 +416,22 @@ inline result<extent> zmap_extent(const image& img, const inode& ino, std::uint6
   // Sanity checks of z_erofs_map_sanity_check().
   if (m.alg < disk::compression_max) {
     if (!(img.sb().available_compr_algs & (1u << m.alg)))
-      return corrupted("compression algorithm not enabled in the superblock", ino.nid,
-                       z.header_pos, m.alg);
+      return corrupted(what::compression_algorithm_not_enabled_in_the_superblock,
+                       {.nid = ino.nid, .offset = z.header_pos, .value = m.alg});
   } else if (m.alg > detail::z_alg_interlaced) {
-    return unsupported("unknown compression algorithm", ino.nid, z.header_pos, m.alg);
+    return unsupported(what::unknown_compression_algorithm,
+                       {.nid = ino.nid, .offset = z.header_pos, .value = m.alg});
   }
   if (m.plen > disk::pcluster_max_size)
-    return unsupported("pcluster larger than 1 MiB", ino.nid, m.pa, m.plen);
+    return unsupported(what::pcluster_larger_than_1_mib,
+                       {.nid = ino.nid, .offset = m.pa, .value = m.plen});
   if (m.llen > disk::pcluster_max_dsize)
-    return unsupported("compressed extent longer than 12 MiB", ino.nid, m.pa, m.llen);
+    return unsupported(what::compressed_extent_longer_than_12_mib,
+                       {.nid = ino.nid, .offset = m.pa, .value = m.llen});
   std::uint64_t pend;
   if (!checked_add(m.pa, m.plen, pend) || (!m.meta && (pend >> img.blkszbits()) >= (1ull << 48)))
-    return corrupted("pcluster beyond 48-bit block addresses", ino.nid, m.pa, m.plen);
+    return corrupted(what::pcluster_beyond_48_bit_block_addresses,
+                     {.nid = ino.nid, .offset = m.pa, .value = m.plen});
 
   if (m.alg == detail::z_alg_shifted) {
     e.physical_length = e.length;
@@ -435,7 +456,8 @@ inline result<extent> zmap_extent(const image& img, const inode& ino, std::uint6
   if (e.kind != extent_kind::encoded) e.kind = extent_kind::mapped;
   EROFSFS_TRY_ASSIGN(const device_address at, detail::core(img).resolve(0, m.pa, ino.nid));
   if (at.contiguous < m.plen)
-    return corrupted("pcluster crosses a device boundary", ino.nid, m.pa, m.plen);
+    return corrupted(what::pcluster_crosses_a_device_boundary,
+                     {.nid = ino.nid, .offset = m.pa, .value = m.plen});
   e.device = at.device;
   e.physical = at.offset;
   return e;

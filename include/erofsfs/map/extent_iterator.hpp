@@ -49,9 +49,9 @@ class extent_iterator {
     if (e.logical != at || e.length == 0 || e.end() < e.logical) {
       // Compressed indexes can claim an extent end that the next lookup contradicts.
       if (ino_.is_compressed() && e.logical < at && e.end() > at)
-        return corrupted("compressed extents overlap", ino_.nid, error::unknown, at);
-      return make_error(errc::internal, "mapper returned an extent not starting at the offset",
-                        ino_.nid, error::unknown, at);
+        return corrupted(what::compressed_extents_overlap, {.nid = ino_.nid, .value = at});
+      return make_error(errc::internal, what::mapper_returned_an_extent_not_starting_at_the_offset,
+                        {.nid = ino_.nid, .value = at});
     }
     pos_ = e.end();
     return e;

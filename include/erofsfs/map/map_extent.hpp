@@ -28,7 +28,8 @@ inline result<extent> mapped_extent(const image& img, const inode& ino, std::uin
                                     std::uint64_t offset) noexcept {
   std::uint64_t end;
   if (!checked_add(p0, l1 - l0, end))
-    return corrupted("data address overflows", ino.nid, ino.pos, p0);
+    return corrupted(what::data_address_overflows,
+                     {.nid = ino.nid, .offset = ino.pos, .value = p0});
   EROFSFS_TRY_ASSIGN(const device_address at,
                      detail::core(img).resolve(raw_device, p0 + (offset - l0), ino.nid));
   extent e;
@@ -67,7 +68,8 @@ inline result<extent> map_flat(const image& img, const inode& ino, std::uint64_t
   if (offset < tail_start) {
     std::uint64_t p0;
     if (!checked_shl(ino.startblk, bits, p0))
-      return corrupted("start block address overflows", ino.nid, ino.pos, ino.startblk);
+      return corrupted(what::start_block_address_overflows,
+                       {.nid = ino.nid, .offset = ino.pos, .value = ino.startblk});
     return mapped_extent(img, ino, 0, p0, 0, tail_start < ino.size ? tail_start : ino.size,
                          offset);
   }
@@ -75,7 +77,8 @@ inline result<extent> map_flat(const image& img, const inode& ino, std::uint64_t
   const std::uint64_t tail_pos = ino.tail_area_pos();
   const std::uint64_t tail_len = layout::inline_tail_length(ino.size, bits);
   if (!layout::inline_tail_fits(tail_pos, tail_len, bits))
-    return corrupted("inline data crosses a block boundary", ino.nid, tail_pos, tail_len);
+    return corrupted(what::inline_data_crosses_a_block_boundary,
+                     {.nid = ino.nid, .offset = tail_pos, .value = tail_len});
   e.kind = extent_kind::inline_data;
   e.logical = tail_start;
   e.length = tail_len;
@@ -91,7 +94,8 @@ inline result<extent> map_chunk(const image& img, const inode& ino, std::uint64_
   const std::uint64_t chunknr = offset >> ino.chunkbits;
   std::uint64_t pos;
   if (!layout::chunk_entry_position(ino.tail_area_pos(), ino.chunk_format, chunknr, pos))
-    return corrupted("chunk index position overflows", ino.nid, ino.pos, chunknr);
+    return corrupted(what::chunk_index_position_overflows,
+                     {.nid = ino.nid, .offset = ino.pos, .value = chunknr});
   std::byte raw[8];
   EROFSFS_TRY(detail::core(img).read_meta(pos, std::span(raw, unit), ino.in_metabox, ino.nid));
 
@@ -117,7 +121,8 @@ inline result<extent> map_chunk(const image& img, const inode& ino, std::uint64_
   }
   std::uint64_t p0;
   if (!checked_shl(blk, img.blkszbits(), p0))
-    return corrupted("chunk block address overflows", ino.nid, pos, blk);
+    return corrupted(what::chunk_block_address_overflows,
+                     {.nid = ino.nid, .offset = pos, .value = blk});
   return mapped_extent(img, ino, raw_device, p0, e.logical, e.end(), offset);
 }
 
@@ -126,11 +131,11 @@ inline result<extent> map_chunk(const image& img, const inode& ino, std::uint64_
 // The extent of `ino` that contains file offset `offset` (< ino.size).
 inline result<extent> map_extent(const image& img, const inode& ino, std::uint64_t offset) noexcept {
   if (!ino.has_data())
-    return make_error(errc::invalid_argument, "inode type has no data", ino.nid);
+    return make_error(errc::invalid_argument, what::inode_type_has_no_data, {.nid = ino.nid});
   if (offset >= ino.size)
-    return make_error(errc::invalid_argument, "offset at or beyond end of file", ino.nid,
-                      error::unknown, offset);
-  result<extent> e = make_error(errc::internal, "unhandled data layout", ino.nid);
+    return make_error(errc::invalid_argument, what::offset_at_or_beyond_end_of_file,
+                      {.nid = ino.nid, .value = offset});
+  result<extent> e = make_error(errc::internal, what::unhandled_data_layout, {.nid = ino.nid});
   switch (ino.layout) {
     case data_layout::flat_plain:
     case data_layout::flat_inline: e = detail::map_flat(img, ino, offset); break;
@@ -141,7 +146,8 @@ inline result<extent> map_extent(const image& img, const inode& ino, std::uint64
   // The one sanity check every caller relies on (liberofs: z_erofs_map_sanity_check): the
   // extent contains the offset, so loops that advance by extents always make progress.
   if (e && (e->logical > offset || e->end() <= offset || e->end() < e->logical))
-    return corrupted("mapped extent does not cover the offset", ino.nid, ino.pos, offset);
+    return corrupted(what::mapped_extent_does_not_cover_the_offset,
+                     {.nid = ino.nid, .offset = ino.pos, .value = offset});
   return e;
 }
 

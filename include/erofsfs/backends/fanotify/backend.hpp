@@ -93,10 +93,8 @@ class backend {
   // errc::unsupported when the kernel has no fanotify pre-content support.
   static result<std::unique_ptr<backend>> create(std::span<const device_spec> devices,
                                                  const backend_options& opt = {}) {
-    if (devices.empty())
-      return make_error(errc::invalid_argument, "no primary image given");
-    if (opt.copy_chunk == 0)
-      return make_error(errc::invalid_argument, "copy_chunk is zero");
+    if (devices.empty()) return make_error(errc::invalid_argument, what::no_primary_image_given);
+    if (opt.copy_chunk == 0) return make_error(errc::invalid_argument, what::copy_chunk_is_zero);
     std::unique_ptr<backend> b(new backend(opt));
     std::vector<source_ref> extra;
     for (std::size_t i = 1; i < devices.size(); ++i) extra.push_back(devices[i].source);
@@ -108,8 +106,8 @@ class backend {
 
     std::uint64_t align = opt.fill_align ? opt.fill_align : img.block_size();
     if (align == 0 || (align & (align - 1)) != 0)
-      return make_error(errc::invalid_argument, "fill_align is not a power of two",
-                        error::unknown, error::unknown, align);
+      return make_error(errc::invalid_argument, what::fill_align_is_not_a_power_of_two,
+                        {.value = align});
     b->align_ = align;
 
     for (std::size_t i = 0; i < devices.size(); ++i) {
@@ -130,8 +128,8 @@ class backend {
       d.st_ino = st.st_ino;
       for (const device_state& o : b->devs_)  // events are routed by inode: one file per device
         if (o.st_dev == d.st_dev && o.st_ino == d.st_ino)
-          return make_error(errc::invalid_argument, "two devices share one sparse file",
-                            error::unknown, error::unknown, i);
+          return make_error(errc::invalid_argument, what::two_devices_share_one_sparse_file,
+                            {.value = i});
       b->devs_.push_back(std::move(d));
     }
 
@@ -141,16 +139,17 @@ class backend {
       std::vector<std::byte> buf;
       for (const metadata_range& r : ranges) {  // bounded: the list is finite
         if (r.device >= b->devs_.size())
-          return make_error(errc::no_device, "metadata on a device that was not given",
-                            r.nid, r.offset, r.device);
+          return make_error(errc::no_device, what::metadata_on_a_device_that_was_not_given,
+                            {.nid = r.nid, .offset = r.offset, .value = r.device});
         device_state& d = b->devs_[r.device];
         std::uint64_t end;
         if (!checked_add(r.offset, r.length, end) || end > d.size)
-          return make_error(errc::truncated, "metadata range past the end of its device",
-                            r.nid, r.offset, r.length);
+          return make_error(errc::truncated, what::metadata_range_past_the_end_of_its_device,
+                            {.nid = r.nid, .offset = r.offset, .value = r.length});
         std::uint64_t fetched = 0;
         if (status st = b->fill(d, r.offset, end, d.fd.get(), buf, fetched); !st)
-          return make_error(st.error().code, "prefetching metadata", r.nid, r.offset, r.length);
+          return make_error(st.error().code, what::prefetching_metadata,
+                            {.nid = r.nid, .offset = r.offset, .value = r.length});
         b->metadata_bytes_ += fetched;
       }
     }
@@ -160,7 +159,7 @@ class backend {
     if (fan < 0) {
       const int e = errno;
       if (e == EINVAL)
-        return make_error(errc::unsupported, "fanotify pre-content groups not supported");
+        return make_error(errc::unsupported, what::fanotify_pre_content_groups_not_supported);
       return posix::sys_error("fanotify_init", e);
     }
     b->fan_ = posix::unique_fd(fan);
@@ -170,8 +169,8 @@ class backend {
         const int e = errno;
         if (e == EINVAL || e == EOPNOTSUPP)
           return make_error(errc::unsupported,
-                            "FAN_PRE_ACCESS marks not supported (kernel or filesystem)",
-                            error::unknown, error::unknown, i);
+                            what::fan_pre_access_marks_not_supported_kernel_or_filesystem,
+                            {.value = i});
         return posix::sys_error("fanotify_mark", e, i);
       }
     }
@@ -259,15 +258,15 @@ class backend {
     std::uint64_t blocks = i == 0 ? img.sb().blocks : 0;
     if (i > 0) {
       if (i > img.device_table().size())
-        return make_error(errc::invalid_argument, "more devices than the device table lists",
-                          error::unknown, error::unknown, i);
+        return make_error(errc::invalid_argument, what::more_devices_than_the_device_table_lists,
+                          {.value = i});
       blocks = img.device_table()[i - 1].blocks;
     }
     std::uint64_t size;
     if (!checked_mul(blocks, img.block_size(), size) || size == 0)
       return make_error(errc::invalid_argument,
-                        "device size unknown (source has no size() and the image none)",
-                        error::unknown, error::unknown, i);
+                        what::device_size_unknown_source_has_no_size_and_the_image_non,
+                        {.value = i});
     return size;
   }
 
@@ -370,7 +369,7 @@ inline status mount_erofs(const std::string& image, std::span<const std::string>
   std::string data;
   for (const std::string& d : devices) {
     if (d.find(',') != std::string::npos)
-      return make_error(errc::invalid_argument, "device path contains a comma");
+      return make_error(errc::invalid_argument, what::device_path_contains_a_comma);
     if (!data.empty()) data += ',';
     data += "device=" + d;
   }

@@ -79,24 +79,24 @@ inline T load_native(const std::byte* p) noexcept {
 inline result<event> parse_event(bytes_view buf, std::size_t& used, std::uint64_t base = 0) {
   using namespace abi;
   if (buf.size() < metadata_size)
-    return make_error(errc::protocol_error, "fanotify event shorter than its metadata",
-                      error::unknown, base, buf.size());
+    return make_error(errc::protocol_error, what::fanotify_event_shorter_than_its_metadata,
+                      {.offset = base, .value = buf.size()});
   const std::byte* p = buf.data();
   const std::uint32_t event_len = detail::load_native<std::uint32_t>(p);
   const std::uint8_t vers = load_u8(p + 4);
   const std::uint16_t metadata_len = detail::load_native<std::uint16_t>(p + 6);
   if (vers != metadata_version)
-    return make_error(errc::protocol_error, "fanotify metadata version is not 3", error::unknown,
-                      base + 4, vers);
+    return make_error(errc::protocol_error, what::fanotify_metadata_version_is_not_3,
+                      {.offset = base + 4, .value = vers});
   if (metadata_len < metadata_size)
-    return make_error(errc::protocol_error, "fanotify metadata_len shorter than the metadata",
-                      error::unknown, base + 6, metadata_len);
+    return make_error(errc::protocol_error, what::fanotify_metadata_len_shorter_than_the_metadata,
+                      {.offset = base + 6, .value = metadata_len});
   if (event_len < metadata_len)
-    return make_error(errc::protocol_error, "fanotify event_len shorter than metadata_len",
-                      error::unknown, base, event_len);
+    return make_error(errc::protocol_error, what::fanotify_event_len_shorter_than_metadata_len,
+                      {.offset = base, .value = event_len});
   if (event_len > buf.size())
-    return make_error(errc::protocol_error, "fanotify event_len past the end of the buffer",
-                      error::unknown, base, event_len);
+    return make_error(errc::protocol_error, what::fanotify_event_len_past_the_end_of_the_buffer,
+                      {.offset = base, .value = event_len});
 
   event e;
   e.mask = detail::load_native<std::uint64_t>(p + 8);
@@ -108,32 +108,32 @@ inline result<event> parse_event(bytes_view buf, std::size_t& used, std::uint64_
   // max_info_records records are accepted.
   for (unsigned n = 0; pos < event_len; ++n) {
     if (n == max_info_records)
-      return make_error(errc::protocol_error, "too many fanotify info records", error::unknown,
-                        base + pos, n);
+      return make_error(errc::protocol_error, what::too_many_fanotify_info_records,
+                        {.offset = base + pos, .value = n});
     if (event_len - pos < info_header_size)
-      return make_error(errc::protocol_error, "fanotify info record header truncated",
-                        error::unknown, base + pos, event_len - pos);
+      return make_error(errc::protocol_error, what::fanotify_info_record_header_truncated,
+                        {.offset = base + pos, .value = event_len - pos});
     const std::uint8_t type = load_u8(p + pos);
     const std::uint16_t len = detail::load_native<std::uint16_t>(p + pos + 2);
     if (len < info_header_size)
-      return make_error(errc::protocol_error, "fanotify info record shorter than its header",
-                        error::unknown, base + pos, len);
+      return make_error(errc::protocol_error, what::fanotify_info_record_shorter_than_its_header,
+                        {.offset = base + pos, .value = len});
     if (len > event_len - pos)
-      return make_error(errc::protocol_error, "fanotify info record past the end of its event",
-                        error::unknown, base + pos, len);
+      return make_error(errc::protocol_error, what::fanotify_info_record_past_the_end_of_its_event,
+                        {.offset = base + pos, .value = len});
     if (type == info_type_range) {
       if (len < range_info_size)
-        return make_error(errc::protocol_error, "fanotify range record too short",
-                          error::unknown, base + pos, len);
+        return make_error(errc::protocol_error, what::fanotify_range_record_too_short,
+                          {.offset = base + pos, .value = len});
       if (e.has_range)
-        return make_error(errc::protocol_error, "fanotify event with two range records",
-                          error::unknown, base + pos);
+        return make_error(errc::protocol_error, what::fanotify_event_with_two_range_records,
+                          {.offset = base + pos});
       e.offset = detail::load_native<std::uint64_t>(p + pos + 8);
       e.count = detail::load_native<std::uint64_t>(p + pos + 16);
       std::uint64_t end;
       if (!checked_add(e.offset, e.count, end))
-        return make_error(errc::protocol_error, "fanotify range offset + count overflows",
-                          error::unknown, base + pos + 8, e.offset);
+        return make_error(errc::protocol_error, what::fanotify_range_offset_count_overflows,
+                          {.offset = base + pos + 8, .value = e.offset});
       e.has_range = true;
     } else {
       ++e.skipped_records;

@@ -36,8 +36,8 @@ class interval_set {
       ++absorbed;
     }
     if (absorbed == 0 && map_.size() >= max_)
-      return make_error(errc::limit_exceeded, "too many separate present ranges",
-                        error::unknown, start, map_.size());
+      return make_error(errc::limit_exceeded, what::too_many_separate_present_ranges,
+                        {.offset = start, .value = map_.size()});
     for (std::size_t i = 0; i < absorbed; ++i) bytes_ -= it->second - it->first, it = map_.erase(it);
     map_.emplace(lo, hi);
     bytes_ += hi - lo;

@@ -132,16 +132,16 @@ class basic_daemon {
   // `dev` is borrowed and must outlive the daemon.
   static result<basic_daemon> create(Dev& dev, resolver resolve, daemon_options opt = {},
                                      event_sink sink = {}) noexcept {
-    if (!resolve) return make_error(errc::invalid_argument, "fscache daemon needs a resolver");
+    if (!resolve) return make_error(errc::invalid_argument, what::fscache_daemon_needs_a_resolver);
     if (opt.buffer_size == 0 || opt.buffer_size % page_size != 0)
-      return make_error(errc::invalid_argument, "daemon buffer size not a multiple of 4096",
-                        error::unknown, error::unknown, opt.buffer_size);
+      return make_error(errc::invalid_argument, what::daemon_buffer_size_not_a_multiple_of_4096,
+                        {.value = opt.buffer_size});
     if (opt.max_messages_per_call == 0)
-      return make_error(errc::invalid_argument, "max_messages_per_call is 0");
+      return make_error(errc::invalid_argument, what::max_messages_per_call_is_0);
     void* p = std::aligned_alloc(page_size, opt.buffer_size);
     if (!p)
-      return make_error(errc::limit_exceeded, "cannot allocate the daemon buffer", error::unknown,
-                        error::unknown, opt.buffer_size);
+      return make_error(errc::limit_exceeded, what::cannot_allocate_the_daemon_buffer,
+                        {.value = opt.buffer_size});
     return basic_daemon(dev, std::move(resolve), opt, std::move(sink),
                         buffer_ptr(static_cast<std::byte*>(p)));
   }
@@ -266,8 +266,8 @@ class basic_daemon {
   void on_open(const message& m) {
     if (objects_.size() >= opt_.max_objects) {
       fail_open(m, ENFILE,
-                make_error(errc::limit_exceeded, "too many open cache objects", error::unknown,
-                           error::unknown, objects_.size()));
+                make_error(errc::limit_exceeded, what::too_many_open_cache_objects,
+                           {.value = objects_.size()}));
       return;
     }
     if (objects_.count(m.header.object_id) != 0) {
@@ -282,13 +282,14 @@ class basic_daemon {
       return;
     }
     if (!b->source) {
-      fail_open(m, EIO, make_error(errc::invalid_argument, "resolver returned an empty source"));
+      fail_open(m, EIO,
+                make_error(errc::invalid_argument, what::resolver_returned_an_empty_source));
       return;
     }
     if (b->size > static_cast<std::uint64_t>(INT64_MAX)) {
       fail_open(m, EFBIG,
-                make_error(errc::limit_exceeded, "blob larger than the kernel's copen size",
-                           error::unknown, error::unknown, b->size));
+                make_error(errc::limit_exceeded, what::blob_larger_than_the_kernel_s_copen_size,
+                           {.value = b->size}));
       return;
     }
     const std::uint64_t size = b->size;

@@ -54,7 +54,7 @@ inline result<bool> poll_in(int fd, int timeout_ms) noexcept {
     }
     if (n == 0) return false;
     if (p.revents & (POLLERR | POLLNVAL))
-      return make_error(errc::io_error, "cachefiles device reported POLLERR/POLLNVAL");
+      return make_error(errc::io_error, what::cachefiles_device_reported_pollerr_pollnval);
     return (p.revents & POLLIN) != 0;
   }
 }
@@ -97,9 +97,9 @@ class cachefiles_device {
   status bind(std::string_view cache_dir, std::string_view tag) noexcept {
     if (cache_dir.empty() || cache_dir.find_first_of(std::string_view("\0\n", 2)) !=
                                  std::string_view::npos)
-      return make_error(errc::invalid_argument, "cache directory empty or has NUL/newline");
+      return make_error(errc::invalid_argument, what::cache_directory_empty_or_has_nul_newline);
     if (tag.find_first_of(std::string_view(" \0\n", 3)) != std::string_view::npos)
-      return make_error(errc::invalid_argument, "cache tag has a space, NUL or newline");
+      return make_error(errc::invalid_argument, what::cache_tag_has_a_space_nul_or_newline);
     std::string cmd;  // setup only; commands are below PAGE_SIZE
     cmd.reserve(cache_dir.size() + 8);
     cmd.assign("dir ").append(cache_dir);
@@ -127,7 +127,7 @@ class cachefiles_device {
       ssize_t n = ::write(fd_, cmd.data(), cmd.size());
       if (n >= 0) {
         if (static_cast<std::size_t>(n) != cmd.size())
-          return make_error(errc::io_error, "cachefiles device took part of a command");
+          return make_error(errc::io_error, what::cachefiles_device_took_part_of_a_command);
         return {};
       }
       if (errno == EINTR) continue;

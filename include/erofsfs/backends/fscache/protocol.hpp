@@ -88,7 +88,7 @@ void store_host(std::byte* p, T v) noexcept {
 }
 inline error proto_error(const char* what, std::uint64_t offset = error::unknown,
                          std::uint64_t value = error::unknown) noexcept {
-  return make_error(errc::protocol_error, what, error::unknown, offset, value);
+  return make_error(errc::protocol_error, what, {.offset = offset, .value = value});
 }
 }  // namespace detail
 
@@ -227,8 +227,7 @@ inline result<std::size_t> encode_open(std::span<std::byte> out, std::uint32_t m
                                        std::string_view cookie_key, std::int32_t fd) noexcept {
   const std::uint64_t size = open_msg_min_size + volume_key.size() + 1 + cookie_key.size();
   if (size > out.size() || size > max_msg_size)
-    return make_error(errc::invalid_argument, "OPEN message does not fit", error::unknown,
-                      error::unknown, size);
+    return make_error(errc::invalid_argument, what::open_message_does_not_fit, {.value = size});
   std::byte* p = out.data();
   detail::store_host<std::uint32_t>(p, msg_id);
   detail::store_host<std::uint32_t>(p + 4, static_cast<std::uint32_t>(opcode::open));
@@ -249,7 +248,7 @@ inline result<std::size_t> encode_read(std::span<std::byte> out, std::uint32_t m
                                        std::uint32_t object_id, std::uint64_t off,
                                        std::uint64_t len) noexcept {
   if (out.size() < read_msg_size)
-    return make_error(errc::invalid_argument, "READ message does not fit");
+    return make_error(errc::invalid_argument, what::read_message_does_not_fit);
   std::byte* p = out.data();
   detail::store_host<std::uint32_t>(p, msg_id);
   detail::store_host<std::uint32_t>(p + 4, static_cast<std::uint32_t>(opcode::read));
@@ -263,7 +262,7 @@ inline result<std::size_t> encode_read(std::span<std::byte> out, std::uint32_t m
 inline result<std::size_t> encode_close(std::span<std::byte> out, std::uint32_t msg_id,
                                         std::uint32_t object_id) noexcept {
   if (out.size() < close_msg_size)
-    return make_error(errc::invalid_argument, "CLOSE message does not fit");
+    return make_error(errc::invalid_argument, what::close_message_does_not_fit);
   std::byte* p = out.data();
   detail::store_host<std::uint32_t>(p, msg_id);
   detail::store_host<std::uint32_t>(p + 4, static_cast<std::uint32_t>(opcode::close));

@@ -37,11 +37,12 @@ inline constexpr std::uint64_t dir_offset(std::uint64_t block, std::uint64_t ind
 template <class Emit>
 status list_dir_from(const image& img, const inode& dir, std::uint64_t off, read_context& ctx,
                      std::vector<std::byte>& scratch, Emit&& emit) {
-  if (!dir.is_dir()) return make_error(errc::not_a_directory, "not a directory", dir.nid);
+  if (!dir.is_dir())
+    return make_error(errc::not_a_directory, what::not_a_directory, {.nid = dir.nid});
   const std::uint64_t nblocks = div_round_up(dir.size, img.block_size());
   if (nblocks > dir_max_blocks)
-    return make_error(errc::limit_exceeded, "directory too large for readdir offsets", dir.nid,
-                      error::unknown, dir.size);
+    return make_error(errc::limit_exceeded, what::directory_too_large_for_readdir_offsets,
+                      {.nid = dir.nid, .value = dir.size});
   std::uint64_t block = off >> dir_index_bits;
   std::uint64_t index = off & ((std::uint64_t{1} << dir_index_bits) - 1);
   std::string prev_last;  // last name of the previous block read in this call
@@ -49,10 +50,11 @@ status list_dir_from(const image& img, const inode& dir, std::uint64_t off, read
     EROFSFS_TRY_ASSIGN(const dir_block b, detail::load_dir_block(img, dir, block, scratch, ctx));
     // parse() bounds the count by the block size; a 64 KiB block holds < 2^13 entries.
     if (b.size() >= (std::size_t{1} << dir_index_bits))
-      return corrupted("directory block with too many entries", dir.nid, block << img.blkszbits());
+      return corrupted(what::directory_block_with_too_many_entries,
+                       {.nid = dir.nid, .offset = block << img.blkszbits()});
     if (!prev_last.empty() && dirent_name_compare(prev_last, b.entry(0).name) >= 0)
-      return corrupted("dirent names not increasing across blocks", dir.nid,
-                       block << img.blkszbits());
+      return corrupted(what::dirent_names_not_increasing_across_blocks,
+                       {.nid = dir.nid, .offset = block << img.blkszbits()});
     for (; index < b.size(); ++index) {  // bounded by the block's entry count
       const dirent_info e = b.entry(static_cast<std::size_t>(index));
       if (!emit(dir_entry{e.name, e.nid, e.type}, dir_offset(block, index + 1))) return {};

@@ -108,7 +108,7 @@ class server {
     // Absolute, so stop() still finds it after a daemon's chdir("/").
     char* abs = ::realpath(mountpoint.c_str(), nullptr);
     if (!abs)
-      return make_error(std::error_code(errno, std::system_category()), "mountpoint not found");
+      return make_error(std::error_code(errno, std::system_category()), what::mountpoint_not_found);
     s->mountpoint_ = abs;
     std::free(abs);
     // argv for libfuse: "-o" and one comma-separated option list; ',' and '\' in the fsname
@@ -127,7 +127,7 @@ class server {
     s->se_ = fuse_session_new(&args, &ops, sizeof ops, s.get());
     fuse_opt_free_args(&args);
     if (!s->se_)
-      return make_error(errc::invalid_argument, "libfuse refused the session options");
+      return make_error(errc::invalid_argument, what::libfuse_refused_the_session_options);
     if (fuse_session_mount(s->se_, s->mountpoint_.c_str()) != 0)
       return make_error(errc::unsupported,
                         "FUSE mount failed (libfuse printed why: mountpoint, fusermount3, "
@@ -150,7 +150,8 @@ class server {
     cfg.clone_fd = 0;
     cfg.max_idle_threads = opts_.max_idle_threads ? opts_.max_idle_threads : 10;
     const int rc = fuse_session_loop_mt(se_, &cfg);
-    if (rc < 0) return make_error(std::error_code(-rc, std::system_category()), "FUSE session failed");
+    if (rc < 0)
+      return make_error(std::error_code(-rc, std::system_category()), what::fuse_session_failed);
     return {};
   }
 
@@ -243,8 +244,8 @@ class server {
 
   result<inode> inode_of(fuse_ino_t node) const noexcept {
     const auto nid = nid_of(node, img_.sb().root_nid);
-    if (!nid) return make_error(errc::invalid_argument, "node id names no inode", error::unknown,
-                                error::unknown, node);
+    if (!nid)
+      return make_error(errc::invalid_argument, what::node_id_names_no_inode, {.value = node});
     return read_inode(img_, *nid);
   }
 
@@ -326,13 +327,14 @@ class server {
     auto child = read_inode(s.img_, found->nid);
     if (!child) return void(fuse_reply_err(req, s.fail("lookup", parent, child.error())));
     if (found->type != file_type::unknown && found->type != child->type())
-      return void(fuse_reply_err(req, s.fail("lookup", parent,
-                                             corrupted("dirent file type differs from the inode's",
-                                                       child->nid, child->pos))));
+      return void(
+          fuse_reply_err(req, s.fail("lookup", parent,
+                                     corrupted(what::dirent_file_type_differs_from_the_inode_s,
+                                               {.nid = child->nid, .offset = child->pos}))));
     fuse_entry_param e;
     if (!s.entry_of(*child, e))
-      return void(fuse_reply_err(req, s.fail("lookup", parent,
-                                             corrupted("nid out of range", child->nid))));
+      return void(fuse_reply_err(
+          req, s.fail("lookup", parent, corrupted(what::nid_out_of_range, {.nid = child->nid}))));
     fuse_reply_entry(req, &e);
   }
 
@@ -423,7 +425,8 @@ class server {
             auto child = read_inode(s.img_, e.nid);
             fuse_entry_param ep;
             if (!child || !s.entry_of(*child, ep)) {
-              child_error = child ? corrupted("nid out of range", e.nid) : child.error();
+              child_error =
+                  child ? corrupted(what::nid_out_of_range, {.nid = e.nid}) : child.error();
               child_failed = true;
               return false;
             }
