@@ -7,7 +7,10 @@
 set -eu
 BIN=$1
 TREE=${2:-/usr/include}
-W=${EROFSFS_BENCH_DIR:-/tmp/erofsfs-bench}/fuse
+# EROFSFUSE_CHROOT=DIR runs erofsfuse inside a chroot (e.g. a Debian sid tree with erofs-utils
+# 1.9); the images and the mountpoint then live inside it so all three see the same paths.
+C=${EROFSFUSE_CHROOT:-}
+W=${C}${EROFSFS_BENCH_DIR:-/tmp/erofsfs-bench}/fuse
 mkdir -p "$W/m"
 [ -f "$W/plain.erofs" ] || mkfs.erofs --quiet "$W/plain.erofs" "$TREE"
 [ -f "$W/lz4.erofs" ] || mkfs.erofs --quiet -zlz4 "$W/lz4.erofs" "$TREE"
@@ -22,7 +25,8 @@ mount_with() {  # kind image
   case $1 in
     kernel) mount -t erofs -o ro "$2" "$W/m" ;;
     erofsfs) "$BIN" mount "$2" "$W/m" ;;
-    erofsfuse) erofsfuse "$2" "$W/m" >/dev/null 2>&1 ;;
+    erofsfuse) if [ -n "$C" ]; then chroot "$C" erofsfuse "${2#$C}" "${W#$C}/m" >/dev/null 2>&1
+               else erofsfuse "$2" "$W/m" >/dev/null 2>&1; fi ;;
   esac
   n=0; while ! ismnt && [ $n -lt 100 ]; do sleep 0.05; n=$((n+1)); done
 }
@@ -40,12 +44,13 @@ run() {  # kind image what -> seconds
   echo "$t1 - $t0" | bc -l
 }
 kinds="kernel erofsfs"
-command -v erofsfuse >/dev/null && kinds="$kinds erofsfuse"
+have_erofsfuse() { if [ -n "$C" ]; then [ -x "$C/usr/bin/erofsfuse" ]; else command -v erofsfuse >/dev/null; fi; }
+have_erofsfuse && kinds="$kinds erofsfuse"
 for row in "readall plain" "readall lz4" "stat plain" "readdir dir10k"; do
   set -- $row
   line="$1 $2.erofs:"
   for k in $kinds; do eval "t_$k=\$(run $k $W/$2.erofs $1)"; line="$line $k $(eval echo \$t_$k)s"; done
   line="$line | kernel/erofsfs $(echo "$t_kernel / $t_erofsfs" | bc -l | cut -c1-5)"
-  command -v erofsfuse >/dev/null && line="$line erofsfuse/erofsfs $(echo "$t_erofsfuse / $t_erofsfs" | bc -l | cut -c1-5)"
+  have_erofsfuse && line="$line erofsfuse/erofsfs $(echo "$t_erofsfuse / $t_erofsfs" | bc -l | cut -c1-5)"
   echo "$line"
 done
