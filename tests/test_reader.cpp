@@ -29,7 +29,9 @@ TEST_CASE("reader: read_file returns every regular file's bytes as the kernel re
     auto f = test::open_fixture(name);
     REQUIRE(f);
     reader fs((*f)->img);
-    for (const auto& [path, e] : load(name)) {
+    for (const auto& kv : load(name)) {
+    const std::string& path = kv.first;
+    const test::manifest_entry& e = kv.second;
       if (e.type != "file") continue;
       CAPTURE(path);
       auto data = fs.read_file(path);
@@ -43,7 +45,9 @@ TEST_CASE("reader: stat does not follow a final symlink, open does") {
   auto f = test::open_fixture("plain-4k");
   REQUIRE(f);
   reader fs((*f)->img);
-  for (const auto& [path, e] : load("plain-4k")) {
+  for (const auto& kv : load("plain-4k")) {
+    const std::string& path = kv.first;
+    const test::manifest_entry& e = kv.second;
     if (e.type != "symlink") continue;
     CAPTURE(path);
     auto link = fs.stat(path);
@@ -86,7 +90,9 @@ TEST_CASE("reader: xattrs and xattr_value give the manifest's attributes") {
   REQUIRE(f);
   reader fs((*f)->img);
   std::size_t checked = 0;
-  for (const auto& [path, e] : load("xattr-all-shared")) {
+  for (const auto& kv : load("xattr-all-shared")) {
+    const std::string& path = kv.first;
+    const test::manifest_entry& e = kv.second;
     if (e.xattrs.empty()) continue;
     CAPTURE(path);
     auto ino = fs.stat(path);
