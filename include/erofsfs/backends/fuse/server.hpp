@@ -46,6 +46,7 @@
 #include <cstring>
 #include <memory>
 #include <mutex>
+#include <unordered_set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -141,6 +142,8 @@ class server {
       if (mounted_) fuse_session_unmount(se_);
       fuse_session_destroy(se_);
     }
+    // Files still open when the session ended (a lazy unmount) never get their release.
+    for (inode* ino : open_) delete ino;
   }
 
   // Serves requests on libfuse's worker threads until the file system is unmounted (umount,
@@ -284,11 +287,20 @@ class server {
   static const inode& opened(const fuse_file_info* fi) noexcept {
     return *reinterpret_cast<const inode*>(static_cast<std::uintptr_t>(fi->fh));
   }
-  static std::uint64_t keep(const inode& ino) {
-    return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(new inode(ino)));
+  // Handles belong to the server, so those the kernel never releases are freed with it.
+  std::uint64_t keep(const inode& ino) {
+    auto* p = new inode(ino);
+    std::lock_guard<std::mutex> lock(open_mu_);
+    open_.insert(p);
+    return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(p));
   }
-  static void drop(fuse_file_info* fi) noexcept {
-    delete reinterpret_cast<inode*>(static_cast<std::uintptr_t>(fi->fh));
+  void drop(fuse_file_info* fi) noexcept {
+    auto* p = reinterpret_cast<inode*>(static_cast<std::uintptr_t>(fi->fh));
+    {
+      std::lock_guard<std::mutex> lock(open_mu_);
+      open_.erase(p);
+    }
+    delete p;
   }
 
   // Whether the caller may see trusted.* names: Linux's erofs lists them to CAP_SYS_ADMIN only
@@ -364,14 +376,14 @@ class server {
     if (!ino) return void(fuse_reply_err(req, s.fail("open", node, ino.error())));
     if (ino->is_dir()) return void(fuse_reply_err(req, EISDIR));
     if (!ino->is_regular()) return void(fuse_reply_err(req, EINVAL));
-    fi->fh = keep(*ino);
+    fi->fh = s.keep(*ino);
     fi->keep_cache = 1;  // FOPEN_KEEP_CACHE: the page cache stays valid across opens
     fi->noflush = 1;
-    if (fuse_reply_open(req, fi) != 0) drop(fi);  // interrupted: no release will come
+    if (fuse_reply_open(req, fi) != 0) s.drop(fi);  // interrupted: no release will come
   }
 
   static void op_release(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    drop(fi);
+    of(req).drop(fi);
     fuse_reply_err(req, 0);
   }
 
@@ -392,14 +404,14 @@ class server {
     auto ino = s.inode_of(node);
     if (!ino) return void(fuse_reply_err(req, s.fail("opendir", node, ino.error())));
     if (!ino->is_dir()) return void(fuse_reply_err(req, ENOTDIR));
-    fi->fh = keep(*ino);
+    fi->fh = s.keep(*ino);
     fi->keep_cache = 1;
     fi->cache_readdir = 1;  // the kernel may keep the listing: it never changes
-    if (fuse_reply_open(req, fi) != 0) drop(fi);
+    if (fuse_reply_open(req, fi) != 0) s.drop(fi);
   }
 
   static void op_releasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-    drop(fi);
+    of(req).drop(fi);
     fuse_reply_err(req, 0);
   }
 
@@ -557,6 +569,8 @@ class server {
   std::mutex stop_mu_;
   bool stopped_ = false;
   std::mutex pool_mu_;
+  std::mutex open_mu_;
+  std::unordered_set<inode*> open_;  // handles of open files and directories
   std::vector<std::unique_ptr<worker_state>> pool_;
   std::atomic<std::uint64_t> failed_{0};
 };
