@@ -4,9 +4,7 @@
 
 #include <string>
 
-#include "erofsfs/codecs/deflate.hpp"
-#include "erofsfs/codecs/lzma.hpp"
-#include "erofsfs/codecs/zstd.hpp"
+#include "erofsfs/codecs/all.hpp"
 #include "erofsfs/erofsfs.hpp"
 #include "support/manifest.hpp"
 
@@ -14,20 +12,8 @@ namespace {
 
 using namespace erofsfs;
 
-// The built-in LZ4 decoder plus the library-backed adapters for the other algorithms.
-const decompressor_table& decoders() {
-  static const codecs::microlzma_decompressor lzma;
-  static const codecs::deflate_decompressor deflate;
-  static const codecs::zstd_decompressor zstd;
-  static const decompressor_table t = decompressor_table{builtin_decompressors()}
-                                          .set(disk::compression_lzma, lzma)
-                                          .set(disk::compression_deflate, deflate)
-                                          .set(disk::compression_zstd, zstd);
-  return t;
-}
-
 void check_fixture(const std::string& name) {
-  const auto diffs = erofsfs::test::check_fixture_against_manifest(name, &decoders());
+  const auto diffs = erofsfs::test::check_fixture_against_manifest(name, &all_decompressors());
   for (const std::string& d : diffs) FAIL_CHECK(std::string(name + ": " + d));
   CHECK(diffs.empty());
 }
@@ -66,7 +52,7 @@ EROFSFS_MANIFEST_CASE("metabox-xattr-prefix", "metabox with long xattr prefixes"
 
 TEST_CASE("known issue lz4hc-frag-ztail-mkfs-bug reads as the kernel shows it") {
   const auto diffs = erofsfs::test::check_fixture_against_manifest(
-      "lz4hc-frag-ztail-mkfs-bug", &decoders(), "known-issues");
+      "lz4hc-frag-ztail-mkfs-bug", &all_decompressors(), "known-issues");
   for (const std::string& d : diffs) FAIL_CHECK(d);
   CHECK(diffs.empty());
 }

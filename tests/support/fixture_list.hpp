@@ -13,9 +13,7 @@
 // The optional codec adapters, once present, let the oracle cover lzma, deflate and zstd images.
 #if __has_include(<erofsfs/codecs/lzma.hpp>) && __has_include(<erofsfs/codecs/deflate.hpp>) && \
     __has_include(<erofsfs/codecs/zstd.hpp>)
-#include <erofsfs/codecs/deflate.hpp>
-#include <erofsfs/codecs/lzma.hpp>
-#include <erofsfs/codecs/zstd.hpp>
+#include <erofsfs/codecs/all.hpp>
 #define EROFSFS_TEST_HAS_CODECS 1
 #else
 #define EROFSFS_TEST_HAS_CODECS 0
@@ -49,14 +47,7 @@ inline std::vector<std::string> fixture_names() {
 // Every decoder there is: the built-in LZ4 plus the codec adapters when they are available.
 inline const decompressor_table* all_decoders() {
 #if EROFSFS_TEST_HAS_CODECS
-  static const codecs::microlzma_decompressor lzma;
-  static const codecs::deflate_decompressor deflate;
-  static const codecs::zstd_decompressor zstd;
-  static const decompressor_table table = decompressor_table(builtin_decompressors())
-                                              .set(disk::compression_lzma, lzma)
-                                              .set(disk::compression_deflate, deflate)
-                                              .set(disk::compression_zstd, zstd);
-  return &table;
+  return &all_decompressors();
 #else
   return nullptr;
 #endif

@@ -12,9 +12,7 @@
 #include <string>
 #include <vector>
 
-#include <erofsfs/codecs/deflate.hpp>
-#include <erofsfs/codecs/lzma.hpp>
-#include <erofsfs/codecs/zstd.hpp>
+#include <erofsfs/codecs/all.hpp>
 #include <erofsfs/erofsfs.hpp>
 #include <erofsfs/io/mmap_source.hpp>
 
@@ -150,17 +148,6 @@ void walk(const image& img, std::FILE* out) {
   }
 }
 
-const decompressor_table& decoders() {
-  static const codecs::microlzma_decompressor lzma;
-  static const codecs::deflate_decompressor deflate;
-  static const codecs::zstd_decompressor zstd;
-  static const decompressor_table table = decompressor_table(builtin_decompressors())
-                                              .set(disk::compression_lzma, lzma)
-                                              .set(disk::compression_deflate, deflate)
-                                              .set(disk::compression_zstd, zstd);
-  return table;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -213,7 +200,7 @@ int main(int argc, char** argv) {
     memory_source src(img_bytes.data(), img_bytes.size());
     open_options opt;
     opt.devices = devs;
-    opt.decompressors = &decoders();
+    opt.decompressors = &all_decompressors();
     std::fprintf(out, "BEGIN %s\n", j.id.c_str());
     auto img = open_image(src, opt);
     if (!img) {

@@ -28,9 +28,7 @@
 #include <string>
 #include <vector>
 
-#include <erofsfs/codecs/deflate.hpp>
-#include <erofsfs/codecs/lzma.hpp>
-#include <erofsfs/codecs/zstd.hpp>
+#include <erofsfs/codecs/all.hpp>
 #include <erofsfs/erofsfs.hpp>
 #include <erofsfs/io/mmap_source.hpp>
 
@@ -302,17 +300,6 @@ std::vector<mutants::patch> diff(const std::string& a, const std::string& b) {
   return out;
 }
 
-const decompressor_table& decoders() {
-  static const codecs::microlzma_decompressor lzma;
-  static const codecs::deflate_decompressor deflate;
-  static const codecs::zstd_decompressor zstd;
-  static const decompressor_table table = decompressor_table(builtin_decompressors())
-                                              .set(disk::compression_lzma, lzma)
-                                              .set(disk::compression_deflate, deflate)
-                                              .set(disk::compression_zstd, zstd);
-  return table;
-}
-
 bool load(const std::string& base, target& t) {
   if (!mutants::slurp(base + "/" + t.image, t.bytes)) return false;
   std::vector<std::unique_ptr<mmap_source>> files;
@@ -326,7 +313,7 @@ bool load(const std::string& base, target& t) {
   memory_source src(t.bytes.data(), t.bytes.size());
   open_options opt;
   opt.devices = devs;
-  opt.decompressors = &decoders();
+  opt.decompressors = &all_decompressors();
   auto img = open_image(src, opt);
   if (!img) {
     std::fprintf(stderr, "mutate: %s: %s\n", t.name.c_str(), img.error().message().c_str());
