@@ -55,7 +55,7 @@ class extractor {
     walk_options opts;
     opts.on_error = walk_errors::report;
     opts.check_dot_entries = true;
-    (void)walk_tree(img_, ctx_, start, start_path, visitor, opts);  // report mode: see fail()
+    (void)walk_tree(img_, start, start_path, ctx_, visitor, opts);  // report mode: see fail()
   }
 
  private:

@@ -100,7 +100,7 @@ int run_fsck(int argc, char** argv) {
     walk_options opts;
     opts.on_error = walk_errors::report;
     opts.check_dot_entries = true;
-    (void)walk_tree(img, ctx, *root, "/", visitor, opts);  // report mode: problems counted above
+    (void)walk_tree(img, *root, "/", ctx, visitor, opts);  // report mode: problems counted above
   }
   std::printf("%" PRIu64 " directories, %" PRIu64 " files, %" PRIu64 " symlinks, %" PRIu64
               " other inodes, %" PRIu64 " bytes read, %" PRIu64 " problems\n",
