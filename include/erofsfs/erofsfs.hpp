@@ -13,6 +13,7 @@
 #include "format/inode.hpp"
 #include "format/superblock.hpp"
 
+#include "io/offset_source.hpp"
 #include "io/source.hpp"
 
 #include "core/image.hpp"

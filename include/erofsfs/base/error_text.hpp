@@ -224,6 +224,10 @@ inline constexpr char not_a_symlink[] = "not a symlink";
 inline constexpr char number_of_devices_given_differs_from_the_image_s_device[] =
     "number of devices given differs from the image's device table";
 inline constexpr char offset_at_or_beyond_end_of_file[] = "offset at or beyond end of file";
+inline constexpr char offset_source_needs_a_sized_source_or_a_length[] =
+    "offset_source needs a sized source or a length";
+inline constexpr char offset_source_window_past_the_end_of_its_source[] =
+    "offset_source window past the end of its source";
 inline constexpr char open_message_does_not_fit[] = "OPEN message does not fit";
 inline constexpr char packed_inode_is_not_a_regular_file[] = "packed inode is not a regular file";
 inline constexpr char packed_inode_nid_points_into_the_metabox[] =
