@@ -1,13 +1,15 @@
 // erofsfs serve-fanotify: lazy-load an image through fanotify pre-content events.
 //
-//   erofsfs serve-fanotify IMAGE SPARSE [--device SRC SPARSE]... [--mount DIR]
+//   erofsfs serve-fanotify IMG --sparse FILE [--device BLOB --sparse FILE]... [--mount DIR]
 //
-// Creates SPARSE (and one sparse file per --device, in device-table order) at the source's
-// size, copies the image's metadata into it, marks it for FAN_PRE_ACCESS and then fills data
-// blocks from IMAGE / SRC as the kernel asks for them. With --mount, also mounts SPARSE on DIR
-// (file-backed EROFS mount, device= options for the blobs) and unmounts it on exit. Serves
-// until SIGINT or SIGTERM; if the mount is still busy then, it keeps serving and a second
-// signal detaches it lazily. Needs root and Linux >= 6.14.
+// Every source gets a sparse local copy: the first --sparse is IMG's, the next ones belong to
+// the --device blobs in order (so there is one more --sparse than --device). Each sparse file is
+// created (truncated) at its source's size, the image's metadata is copied in, the files are
+// marked for FAN_PRE_ACCESS, and data blocks are filled from IMG / BLOB as the kernel asks for
+// them. With --mount, also mounts the image's sparse file on DIR (file-backed EROFS mount,
+// device= options for the blobs' sparse files) and unmounts it on exit. Serves until SIGINT or
+// SIGTERM; if the mount is still busy then, it keeps serving and a second signal detaches it
+// lazily. Needs root and Linux >= 6.14.
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -22,24 +24,16 @@
 #include <cstdio>
 #include <cstring>
 #include <erofsfs/backends/fanotify/backend.hpp>
-#include <erofsfs/io/fd_source.hpp>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include "commands.hpp"
+#include "common.hpp"
 
 namespace {
 
 using namespace erofsfs;
-
-int usage() {
-  std::fprintf(stderr,
-               "usage: erofsfs serve-fanotify IMAGE SPARSE [--device SRC SPARSE]... "
-               "[--mount DIR]\n");
-  return 2;
-}
 
 void log_stats(const fanotify::backend& b, const char* when) {
   const fanotify::backend_stats s = b.stats();
@@ -64,64 +58,43 @@ double now_seconds() {
 
 namespace erofsfs::cli {
 
-// argv[0] is the subcommand name; the arguments follow. --device takes two values here (the
-// blob's source and its sparse file), so the shared option parser does not apply.
-int run_serve_fanotify(int argc, char** argv) {
-  std::vector<std::string> src_paths, sparse_paths;
-  std::string mount_dir;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--device") {
-      if (i + 2 >= argc) return usage();
-      src_paths.push_back(argv[i + 1]);
-      sparse_paths.push_back(argv[i + 2]);
-      i += 2;
-    } else if (a == "--mount") {
-      if (i + 1 >= argc) return usage();
-      mount_dir = argv[++i];
-    } else if (a == "-h" || a == "--help") {
-      usage();
-      return 0;
-    } else if (!a.empty() && a[0] == '-') {
-      std::fprintf(stderr, "serve-fanotify: unknown option %s\n", a.c_str());
-      return usage();
-    } else if (src_paths.empty() || (src_paths.size() == 1 && sparse_paths.empty())) {
-      // The two positionals come first; --device pairs are appended after them.
-      if (src_paths.empty())
-        src_paths.push_back(a);
-      else
-        sparse_paths.push_back(a);
-    } else {
-      return usage();
-    }
-  }
-  if (src_paths.empty() || sparse_paths.size() != src_paths.size()) return usage();
+namespace {
+
+int run_serve_fanotify(const args& a) {
+  std::vector<std::string> src_paths{a.positional[0]};
+  for (const std::string& d : a.values("device")) src_paths.push_back(d);
+  const std::vector<std::string> sparse_paths = a.values("sparse");
+  const std::string mount_dir = a.value("mount") ? *a.value("mount") : std::string();
+  if (sparse_paths.size() != src_paths.size())
+    return usage_error(a, "give one --sparse FILE for IMG and one for each --device, in order (" +
+                              std::to_string(src_paths.size()) + " needed, " +
+                              std::to_string(sparse_paths.size()) + " given)");
 
   // The sparse files are truncated: refuse a sparse path that names one of the sources.
   for (const std::string& sp : sparse_paths) {
-    struct stat a;
-    if (::stat(sp.c_str(), &a) != 0) continue;
+    struct stat st_sparse;
+    if (::stat(sp.c_str(), &st_sparse) != 0) continue;
     for (const std::string& p : src_paths) {
-      struct stat b;
-      if (::stat(p.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-        std::fprintf(stderr, "serve-fanotify: %s is a source, not a sparse file\n", sp.c_str());
-        return 2;
-      }
+      struct stat st_src;
+      if (::stat(p.c_str(), &st_src) == 0 && st_sparse.st_dev == st_src.st_dev &&
+          st_sparse.st_ino == st_src.st_ino)
+        return usage_error(a, escape(sp) + " is a source, not a sparse file");
     }
   }
 
-  std::vector<fd_source> sources;
-  sources.reserve(src_paths.size());
+  // The image (from --offset on) and its blobs, opened like every other command opens them.
+  std::vector<std::unique_ptr<file_source>> files;
   for (const std::string& p : src_paths) {
-    auto s = fd_source::open(p.c_str());
-    if (!s) {
-      std::fprintf(stderr, "serve-fanotify: %s: %s\n", p.c_str(), s.error().message().c_str());
-      return 1;
+    files.push_back(std::make_unique<file_source>());
+    if (std::string e = files.back()->open(p.c_str()); !e.empty()) {
+      report(a.cmd, p + ": " + e);
+      return exit_problem;
     }
-    sources.push_back(std::move(*s));
   }
-  std::vector<fanotify::device_spec> devs;
-  for (std::size_t i = 0; i < sources.size(); ++i) devs.push_back({sources[i], sparse_paths[i]});
+  offset_source image_window;
+  if (!window_at_offset(a, src_paths[0], files[0]->ref(), image_window)) return exit_problem;
+  std::vector<fanotify::device_spec> devs{{image_window, sparse_paths[0]}};
+  for (std::size_t i = 1; i < files.size(); ++i) devs.push_back({files[i]->ref(), sparse_paths[i]});
 
   // Signals arrive through a descriptor polled beside the fanotify one: no handler, no global
   // flag. Blocked before any thread starts so every thread inherits the mask.
@@ -136,7 +109,9 @@ int run_serve_fanotify(int argc, char** argv) {
     return 1;
   }
 
-  auto created = fanotify::backend::create(devs);
+  fanotify::backend_options bo;
+  bo.decompressors = &decoders();  // metadata_ranges() reads compressed directories and packed data
+  auto created = fanotify::backend::create(devs, bo);
   if (!created) {
     std::fprintf(stderr, "serve-fanotify: %s\n", created.error().message().c_str());
     ::close(sigfd);
@@ -228,5 +203,22 @@ int run_serve_fanotify(int argc, char** argv) {
   ::close(sigfd);
   return rc;
 }
+
+constexpr option_def options[] = {
+    {"sparse", 0, value_kind::text, "FILE",
+     "a sparse local copy to create: first IMG's, then one per --device in order", true},
+    {"mount", 0, value_kind::text, "DIR", "also mount the image on DIR (unmounted on exit)"},
+    common::device,
+    common::offset,
+};
+constexpr positional_def positionals[] = {{"IMG", arity::one}};
+
+}  // namespace
+
+const command_spec serve_fanotify_command{
+    "serve-fanotify",
+    "lazy-load IMG into sparse files on fanotify pre-content events (root, Linux 6.14+)", options,
+    positionals, run_serve_fanotify,
+    "IMG --sparse FILE [--device BLOB --sparse FILE]... [--mount DIR]"};
 
 }  // namespace erofsfs::cli

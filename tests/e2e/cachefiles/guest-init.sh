@@ -34,7 +34,7 @@ exec 3<>/dev/cachefiles || fatal "open /dev/cachefiles"
 DPID=
 start_daemon() {	# start_daemon LOG ARGS...: background daemon on fd 3, waits for "ready"
 	log=$1; shift
-	/bin/ondemandd --device-fd 3 --blobs /blobs "$@" 2>"$log" &
+	/bin/ondemandd --devnode-fd 3 --blobs /blobs "$@" 2>"$log" &
 	DPID=$!
 	i=0
 	while ! grep -q 'serve-cachefiles: ready' "$log"; do

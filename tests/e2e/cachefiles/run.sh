@@ -70,7 +70,8 @@ log "kernel: $BZIMAGE ($(( $(date +%s) - t0 ))s)"
 # The initramfs has no libc: both guest programs are static.
 t0=$(date +%s)
 "$CXX" -std=c++20 -O2 -Wall -Wextra -Werror -static -I"$ROOT/include" -o "$WORK/ondemandd" \
-	"$ROOT/examples/cli/serve_cachefiles.cpp" "$HERE/ondemandd_main.cpp"
+	"$ROOT/examples/cli/serve_cachefiles.cpp" "$ROOT/examples/cli/options.cpp" \
+	"$ROOT/examples/cli/decoders.cpp" "$HERE/ondemandd_main.cpp"
 "$CXX" -std=c++20 -O2 -Wall -Wextra -Werror -static -I"$ROOT/include" -o "$WORK/check_tree" \
 	"$HERE/check_tree.cpp"
 log "static daemon + checker: $(( $(date +%s) - t0 ))s"
