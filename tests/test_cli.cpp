@@ -744,6 +744,22 @@ TEST_CASE("cli: each command's --help lists the options its kind of command must
   CHECK_FALSE(has_option(help_options("serve-cachefiles"), "--device-fd"));
 }
 
+TEST_CASE("cli: the man page documents every command and every option --help lists") {
+  if (!have_cli()) return;
+  std::string man = slurp(std::string(EROFSFS_TEST_DATA) + "/../../docs/erofsfs.1");
+  // roff writes a minus as "\-"; compare the text as a reader sees it.
+  for (std::size_t at = man.find("\\-"); at != std::string::npos; at = man.find("\\-", at))
+    man.erase(at, 1);
+  for (const std::string& cmd : command_names()) {
+    CAPTURE(cmd);
+    CHECK(contains(man, ".SS " + cmd));
+    for (const std::string& opt : help_options(cmd)) {
+      CAPTURE(opt);
+      CHECK(contains(man, opt));
+    }
+  }
+}
+
 TEST_CASE("cli: --offset reads an image that starts inside a bigger file") {
   if (!have_cli()) return;
   temp_dir tmp;
