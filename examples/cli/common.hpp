@@ -40,6 +40,10 @@
 #define EROFSFS_CLI_ZSTD 1
 #endif
 
+#ifdef EROFSFS_HAVE_CURL
+#include <erofsfs/io/http_source.hpp>
+#endif
+
 #include "commands.hpp"
 
 namespace erofsfs::cli {
@@ -284,7 +288,9 @@ inline int parse_args(int argc, char** argv, std::span<const option_spec> specs,
 // --- opening --------------------------------------------------------------------------------
 
 // One image or device file. Regular files are mapped (metadata is then parsed in place);
-// block devices (st_size 0) are read with pread, sized with BLKGETSIZE64.
+// block devices (st_size 0) are read with pread, sized with BLKGETSIZE64; http:// and https://
+// URLs are read with ranged GETs (when built with libcurl), and say on stderr what they fetched
+// (on a terminal or with -v) and which request failed last.
 class file_source {
  public:
   file_source() = default;
@@ -292,10 +298,38 @@ class file_source {
   file_source& operator=(const file_source&) = delete;
   ~file_source() {
     if (fd_ >= 0) ::close(fd_);
+#ifdef EROFSFS_HAVE_CURL
+    if (!http_) return;
+    if (const std::string f = http_->last_failure(); !f.empty())
+      std::fprintf(stderr, "erofsfs: last failed request: %s\n", escape(f).c_str());
+    if (verbose_ || ::isatty(STDERR_FILENO)) {
+      const http_counters c = http_->counters();
+      std::fprintf(stderr,
+                   "erofsfs: %s: fetched %" PRIu64 " bytes in %" PRIu64 " requests (%" PRIu64
+                   " retries, %" PRIu64 " cache hits)\n",
+                   escape(http_->url()).c_str(), c.bytes_fetched, c.requests, c.retries,
+                   c.cache_hits);
+    }
+#endif
   }
 
   // Empty string on success, else what failed.
-  std::string open(const char* path) {
+  std::string open(const char* path, bool verbose = false) {
+    const std::string_view p = path;
+    if (p.starts_with("http://") || p.starts_with("https://")) {
+#ifdef EROFSFS_HAVE_CURL
+      std::string failure;
+      auto s = http_source::open(p, http_options{}, &failure);
+      if (!s) return failure.empty() ? s.error().message() : escape(failure);
+      http_ = std::make_unique<http_source>(std::move(*s));
+      verbose_ = verbose;
+      ref_ = source_ref(*http_);
+      return {};
+#else
+      (void)verbose;
+      return "http(s) images need libcurl, and this erofsfs was built without it";
+#endif
+    }
     int fd;
     do fd = ::open(path, O_RDONLY | O_CLOEXEC);
     while (fd < 0 && errno == EINTR);
@@ -335,6 +369,10 @@ class file_source {
   int fd_ = -1;
   fd_source fd_src_;
   mmap_source map_;
+#ifdef EROFSFS_HAVE_CURL
+  std::unique_ptr<http_source> http_;
+  bool verbose_ = false;
+#endif
   source_ref ref_;
 };
 
@@ -404,13 +442,13 @@ inline std::unique_ptr<opened_image> open_image(const args& a, const std::string
   auto o = std::make_unique<opened_image>();
   o->path = path;
   o->device_paths = a.devices;
-  if (std::string e = o->primary.open(path.c_str()); !e.empty()) {
+  if (std::string e = o->primary.open(path.c_str(), a.has("verbose")); !e.empty()) {
     report(a.cmd, path + ": " + e);
     return nullptr;
   }
   for (const std::string& d : a.devices) {
     o->devices.push_back(std::make_unique<file_source>());
-    if (std::string e = o->devices.back()->open(d.c_str()); !e.empty()) {
+    if (std::string e = o->devices.back()->open(d.c_str(), a.has("verbose")); !e.empty()) {
       report(a.cmd, d + ": " + e);
       return nullptr;
     }
