@@ -30,6 +30,10 @@
 #include <erofsfs/io/offset_source.hpp>
 #include <erofsfs/io/posix.hpp>
 
+#ifdef EROFSFS_HAVE_CURL
+#include <erofsfs/io/http_source.hpp>
+#endif
+
 #include "commands.hpp"
 #include "decoders.hpp"
 #include "options.hpp"
@@ -147,15 +151,47 @@ inline const char* algorithm_name(unsigned alg) {
 // --- opening --------------------------------------------------------------------------------
 
 // One image or device file. Regular files are mapped (metadata is then parsed in place);
-// block devices (st_size 0) are read with pread, sized with BLKGETSIZE64.
+// block devices (st_size 0) are read with pread, sized with BLKGETSIZE64; http:// and https://
+// URLs are read with ranged GETs (when built with libcurl), and say on stderr what they fetched
+// (on a terminal or with -v) and which request failed last.
 class file_source {
  public:
   file_source() = default;
   file_source(const file_source&) = delete;
   file_source& operator=(const file_source&) = delete;
 
-  // Empty string on success, else what failed.
+#ifdef EROFSFS_HAVE_CURL
+  // A remote image tells what it cost: on a terminal, one summary line when the tool is done.
+  ~file_source() {
+    if (!http_) return;
+    if (const std::string f = http_->last_failure(); !f.empty())
+      std::fprintf(stderr, "erofsfs: last failed request: %s\n", escape(f).c_str());
+    if (::isatty(STDERR_FILENO)) {
+      const http_counters c = http_->counters();
+      std::fprintf(stderr,
+                   "erofsfs: %s: fetched %" PRIu64 " bytes in %" PRIu64 " requests (%" PRIu64
+                   " retries, %" PRIu64 " cache hits)\n",
+                   escape(http_->url()).c_str(), c.bytes_fetched, c.requests, c.retries,
+                   c.cache_hits);
+    }
+  }
+#endif
+
+  // Empty string on success, else what failed. http:// and https:// name remote images.
   std::string open(const char* path) {
+    const std::string_view p = path;
+    if (p.starts_with("http://") || p.starts_with("https://")) {
+#ifdef EROFSFS_HAVE_CURL
+      std::string failure;
+      auto s = http_source::open(p, http_options{}, &failure);
+      if (!s) return failure.empty() ? s.error().message() : escape(failure);
+      http_ = std::make_unique<http_source>(std::move(*s));
+      ref_ = source_ref(*http_);
+      return {};
+#else
+      return "http(s) images need libcurl, and this erofsfs was built without it";
+#endif
+    }
     posix::unique_fd fd = posix::open_retry(path, O_RDONLY | O_CLOEXEC);
     if (!fd) return errno_text(errno);
     struct stat st;
@@ -182,6 +218,9 @@ class file_source {
   posix::unique_fd fd_;
   fd_source fd_src_;
   mmap_source map_;
+#ifdef EROFSFS_HAVE_CURL
+  std::unique_ptr<http_source> http_;
+#endif
   source_ref ref_;
 };
 

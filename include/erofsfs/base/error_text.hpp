@@ -145,6 +145,35 @@ inline constexpr char fragment_extent_without_a_packed_inode[] =
     "fragment extent without a packed inode";
 inline constexpr char fscache_daemon_needs_a_resolver[] = "fscache daemon needs a resolver";
 inline constexpr char fuse_session_failed[] = "FUSE session failed";
+inline constexpr char http_body_longer_than_the_range[] = "HTTP body longer than the range";
+inline constexpr char http_body_shorter_than_the_range[] = "HTTP body shorter than the range";
+inline constexpr char http_cannot_create_a_curl_handle[] = "HTTP: cannot create a curl handle";
+inline constexpr char http_connection_closed_mid_body[] = "HTTP connection closed mid-body";
+inline constexpr char http_connection_failed[] = "HTTP connection failed";
+inline constexpr char http_content_encoding_is_not_identity[] =
+    "HTTP Content-Encoding is not identity";
+inline constexpr char http_content_length_differs_from_the_range[] =
+    "HTTP Content-Length differs from the range";
+inline constexpr char http_content_range_differs_from_the_request[] =
+    "HTTP Content-Range differs from the request";
+inline constexpr char http_content_range_missing_or_malformed[] =
+    "HTTP 206 without a well-formed Content-Range";
+inline constexpr char http_object_is_empty[] = "HTTP object is empty";
+inline constexpr char http_object_larger_than_2_63_bytes[] = "HTTP object larger than 2^63 bytes";
+inline constexpr char http_object_not_found[] = "HTTP object not found";
+inline constexpr char http_object_size_changed[] = "HTTP object size changed";
+inline constexpr char http_option_out_of_range[] = "HTTP option out of range";
+inline constexpr char http_read_past_the_end_of_the_object[] =
+    "HTTP read past the end of the object";
+inline constexpr char http_request_timed_out[] = "HTTP request timed out";
+inline constexpr char http_server_error_status[] = "HTTP server error status";
+inline constexpr char http_server_ignored_the_range_request[] =
+    "HTTP server ignored the range request (200 instead of 206)";
+inline constexpr char http_too_many_redirects[] = "HTTP too many redirects";
+inline constexpr char http_too_many_requests[] = "HTTP too many requests (429)";
+inline constexpr char http_transfer_failed[] = "HTTP transfer failed";
+inline constexpr char http_unexpected_status[] = "HTTP unexpected status";
+inline constexpr char http_url_is_not_http_or_https[] = "URL is not http:// or https://";
 inline constexpr char i_size_overflows[] = "i_size overflows";
 inline constexpr char image_shorter_than_a_superblock[] = "image shorter than a superblock";
 inline constexpr char image_shorter_than_the_superblock_block[] =
