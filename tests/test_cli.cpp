@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "support/image_builder.hpp"
+#include "support/index_damage.hpp"
 #include "support/manifest.hpp"
 #include "support/sha256.hpp"
 
@@ -466,6 +467,48 @@ TEST_CASE("cli: fsck exits 1 and names the path of a corrupted inode") {
   const auto r = run_cli({"fsck", bad.string()});
   CHECK(r.rc == 1);
   CHECK(contains(r.err, "erofsfs: fsck: /data/mixed-36k: "));
+  CHECK(contains(r.out, " 1 problems\n"));
+}
+
+namespace {
+// Writes damaged image bytes to `dir`/bad.erofs.
+fs::path write_bytes(const fs::path& dir, const std::vector<std::byte>& bytes) {
+  const fs::path p = dir / "bad.erofs";
+  std::ofstream f(p, std::ios::binary);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  REQUIRE(f.good());
+  return p;
+}
+}  // namespace
+
+TEST_CASE("cli: fsck exits 1 and names the lcluster of a NONHEAD entry with lookback distance 0") {
+  if (!have_cli()) return;
+  const auto d = erofsfs::test::zero_lookback_distance("lz4hc-pcluster16k");
+  REQUIRE(d);
+  temp_dir tmp;
+  const fs::path bad = write_bytes(tmp.path, d->bytes);
+  // cat reads from extent starts and does not notice...
+  CHECK(run_cli({"cat", bad.string(), d->path}).rc == 0);
+  // ...fsck checks every index entry.
+  const auto r = run_cli({"fsck", bad.string()});
+  CHECK(r.rc == 1);
+  CHECK(contains(r.err, "erofsfs: fsck: " + d->path + ": lcluster " + std::to_string(d->entry) +
+                            ": corrupted image: bogus lcluster lookback distance"));
+  CHECK(contains(r.out, " 1 problems\n"));
+}
+
+TEST_CASE("cli: fsck exits 1 and names the chunk whose device id is beyond the device table") {
+  if (!have_cli()) return;
+  const auto d = erofsfs::test::bad_chunk_device("rebuild-two-layers");
+  REQUIRE(d);
+  temp_dir tmp;
+  auto args = device_args("rebuild-two-layers");
+  args.insert(args.begin(), "fsck");
+  args.push_back(write_bytes(tmp.path, d->bytes).string());
+  const auto r = run_cli(args);
+  CHECK(r.rc == 1);
+  CHECK(contains(r.err, "erofsfs: fsck: " + d->path + ": chunk " + std::to_string(d->entry) +
+                            ": device not available: device id beyond the device table"));
   CHECK(contains(r.out, " 1 problems\n"));
 }
 
