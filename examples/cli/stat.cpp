@@ -51,7 +51,7 @@ int run_stat(int argc, char** argv) {
         break;
       case data_layout::compressed_full:
       case data_layout::compressed_compact:
-        std::printf("compressed blocks: %" PRIu64 "\n", ino.compressed_blocks);
+        std::printf("compressed blocks: %" PRIu32 "\n", ino.compressed_blocks);
         break;
     }
   }
