@@ -600,6 +600,30 @@ TEST_CASE("cli: extract of every fixture matches the kernel's manifest field by 
   CHECK(compared > 40);
 }
 
+TEST_CASE("cli: fsck checks a 2^50-byte hole by its mapping (cfs-huge)") {
+  if (!have_cli()) return;
+  const auto r = run_cli({"fsck", image_path("cfs-huge")});
+  CHECK(r.err == "");
+  CHECK(r.rc == 0);
+  CHECK(contains(r.out, " 0 problems\n"));
+}
+
+TEST_CASE("cli: extract writes a 2^50-byte hole as a sparse file of that size") {
+  if (!have_cli()) return;
+  temp_dir tmp(tmpfs_base());
+  const fs::path out = tmp.path / "sparse";
+  const auto r = run_cli({"extract", image_path("cfs-huge"), out.string(), "/sparse"});
+  CHECK(r.err == "");
+  REQUIRE(r.rc == 0);
+  struct stat st;
+  REQUIRE(::stat((out / "pib-2-50").c_str(), &st) == 0);
+  CHECK(static_cast<std::uint64_t>(st.st_size) == std::uint64_t{1} << 50);
+  CHECK(st.st_blocks <= 8);  // nothing written: the hole stays a hole
+  REQUIRE(::stat((out / "near-9e15").c_str(), &st) == 0);
+  CHECK(static_cast<std::uint64_t>(st.st_size) == 8740000000000000u);
+  CHECK(st.st_blocks <= 8);
+}
+
 TEST_CASE("cli: extract reads chunk data from the blob device given with --device") {
   if (!have_cli() || !can_extract_as_root()) return;
   temp_dir tmp;
