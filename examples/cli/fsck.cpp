@@ -1,7 +1,7 @@
 // `erofsfs fsck IMG`: reads everything the kernel could be asked for (every inode, directory
-// block, xattr, symlink target and stored byte of file data; holes are checked by their
-// mapping) and reports each problem with its path. Exit 1 if there was any problem. With --json,
-// each problem and then the summary is one JSON object on standard output.
+// block, xattr, symlink target, index entry and stored byte of file data; holes are checked by
+// their mapping) and reports each problem with its path. Exit 1 if there was any problem. With
+// --json, each problem and then the summary is one JSON object on standard output.
 #include <algorithm>
 
 #include "common.hpp"
@@ -66,21 +66,34 @@ int run_fsck(const args& a) {
                                       {.nid = ino.nid, .offset = covered, .value = ino.size}));
   };
 
+  // Every index entry, as a page-by-page reader (the kernel) uses it: false if one fails.
+  auto check_index = [&](std::string_view path, const inode& ino) {
+    const auto p = check_mapping(img, ino);
+    if (!p) return true;
+    std::string where(path);
+    if (p->entry != index_entry::none)
+      where += std::string(": ") + index_entry_name(p->entry) + " " + std::to_string(p->index);
+    report_problem(where, p->err);
+    return false;
+  };
+
   auto check_entry = [&](const walk_entry& n) -> bool {
     const inode& ino = n.ino;
     auto xs = list_xattrs(img, ino);
     if (!xs) report_problem(n.path, xs.error());
+    // Hard links: indexes and data are checked once per inode; data only if every entry maps.
+    const bool check = data_checked.insert(ino.nid).second && check_index(n.path, ino);
     switch (ino.type()) {
       case file_type::directory:
         ++dirs;
         return true;
       case file_type::regular:
         ++files;
-        if (data_checked.insert(ino.nid).second) check_data(n.path, ino);
+        if (check) check_data(n.path, ino);
         return false;
       case file_type::symlink:
         ++symlinks;
-        if (data_checked.insert(ino.nid).second) {
+        if (check) {
           auto t = read_link(img, ino, ctx);
           if (!t)
             report_problem(n.path, t.error());

@@ -40,6 +40,8 @@ inline constexpr char compact_indexes_with_only_one_big_pcluster_advise_bit[] =
     "compact indexes with only one big-pcluster advise bit";
 inline constexpr char compressed_extent_longer_than_12_mib[] =
     "compressed extent longer than 12 MiB";
+inline constexpr char compressed_extent_runs_over_a_head_lcluster[] =
+    "compressed extent runs over a HEAD lcluster";
 inline constexpr char compressed_extents_overlap[] = "compressed extents overlap";
 inline constexpr char compressed_index_span_overflows[] = "compressed index span overflows";
 inline constexpr char compressed_inode_in_an_uncompressed_image[] =
@@ -195,6 +197,8 @@ inline constexpr char lcluster_beyond_the_compact_index_array[] =
 inline constexpr char lcluster_clusterofs_beyond_the_lcluster[] =
     "lcluster clusterofs beyond the lcluster";
 inline constexpr char lcluster_index_position_overflows[] = "lcluster index position overflows";
+inline constexpr char lcluster_lookback_passes_a_head[] =
+    "lcluster lookback passes a HEAD lcluster";
 inline constexpr char lcluster_size_above_2_gib[] = "lcluster size above 2 GiB";
 inline constexpr char libfuse_refused_the_session_options[] = "libfuse refused the session options";
 inline constexpr char long_xattr_prefix_length_out_of_range[] =
