@@ -144,6 +144,24 @@ void check_read_fails(const http_source& src, const char* expected) {
   CHECK(text.find(expected) != std::string::npos);
 }
 
+// --- header parsing -----------------------------------------------------------------------
+
+TEST_CASE("http: Content-Range parsing accepts only bytes FIRST-LAST/TOTAL in order") {
+  using erofsfs::detail::http_parse_content_range;
+  const auto ok = http_parse_content_range("bytes 10-19/100");
+  REQUIRE(ok);
+  CHECK(ok->first == 10);
+  CHECK(ok->last == 19);
+  CHECK(ok->total == 100);
+  CHECK(http_parse_content_range("Bytes 0-0/1"));
+  for (const char* bad : {"bytes 10-19/*", "bytes */100", "bytes 19-10/100", "bytes 0-100/100",
+                          "bytes 0-1/0", "items 0-1/2", "bytes -1-2/3", "bytes 0-1/2x",
+                          "bytes 0--1/2", "bytes 0-18446744073709551616/1", "bytes ", ""}) {
+    CAPTURE(bad);
+    CHECK_FALSE(http_parse_content_range(bad));
+  }
+}
+
 // --- against nginx ------------------------------------------------------------------------
 
 TEST_CASE("http: every fixture image read over HTTP equals its local read") {
