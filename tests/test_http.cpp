@@ -434,7 +434,7 @@ TEST_CASE("http fault: 429 with Retry-After is retried, waiting at most the cap"
 
 TEST_CASE("http fault: a stall past the timeout is retried") {
   http_options opt = fast_retries();
-  opt.request_timeout_ms = 500;
+  opt.request_timeout_ms = 2000;  // far above a loopback answer even on a loaded machine
   faulty f("stall", 1, 1, opt);
   EROFSFS_NEED_PROXY(f);
   check_read_ok(*f.src);
@@ -443,7 +443,7 @@ TEST_CASE("http fault: a stall past the timeout is retried") {
 
 TEST_CASE("http fault: a stall on every try ends in request_timed_out") {
   http_options opt = fast_retries();
-  opt.request_timeout_ms = 300;
+  opt.request_timeout_ms = 1000;
   opt.max_retries = 1;
   faulty f("stall", 1, -1, opt);
   EROFSFS_NEED_PROXY(f);
