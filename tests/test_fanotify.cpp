@@ -440,6 +440,12 @@ class kernel_fixture {
     CHECK(serve_error_ == "");
   }
   backend& be() { return *backend_; }
+  // Unmounts, stops and destroys the backend (releasing its lock); stats are gone after.
+  void close() {
+    unmount();
+    stop();
+    backend_.reset();
+  }
 
  private:
   std::string dir_;
@@ -743,4 +749,298 @@ TEST_CASE("kernel: erofsfs serve-fanotify mounts a blob image, serves it and unm
   CHECK_MESSAGE(log.find("exiting: metadata 32768 B, fetched 364544 B") != std::string::npos,
                 log);
   CHECK_FALSE(mounted_at(k.mnt()));
+}
+
+// ---- one owner, persistent cache -----------------------------------------------------------
+
+namespace {
+
+// A source that counts the bytes read from it: what "fetched nothing" is measured with.
+struct counting_source {
+  source_ref inner;
+  std::atomic<std::uint64_t>* bytes;
+  std::error_code read_at(std::uint64_t off, std::span<std::byte> dst) const noexcept {
+    bytes->fetch_add(dst.size());
+    return inner.read_at(off, dst);
+  }
+  std::uint64_t size() const noexcept { return inner.size().value_or(0); }
+};
+
+// What a file is, without reading a marked sparse file (a read would make the backend fill it).
+struct file_state {
+  off_t size = -1;
+  blkcnt_t blocks = -1;
+  long mtime_ns = -1;
+  std::string bytes;
+  bool operator==(const file_state&) const = default;
+};
+file_state state_of(const std::string& path, bool with_bytes) {
+  file_state f;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return f;
+  f.size = st.st_size;
+  f.blocks = st.st_blocks;
+  f.mtime_ns = st.st_mtim.tv_sec * 1000000000L + st.st_mtim.tv_nsec;
+  if (with_bytes) f.bytes = slurp_file(path);
+  return f;
+}
+
+// A fresh cache root under the fixture's directory, removed with it.
+struct cache_root {
+  std::string dir;
+  explicit cache_root(const std::string& parent) : dir(parent + "/cache") {}
+  ~cache_root() {
+    if (auto l = list_caches(dir))
+      for (const cache_info& c : *l) (void)remove_cache(dir, c.id);
+    ::rmdir(dir.c_str());
+  }
+};
+
+backend_options cache_options(const cache_root& root, const char* id = "plain-4k") {
+  backend_options o;
+  o.cache_root = root.dir;
+  o.cache_id = id;
+  return o;
+}
+
+// Mounts the backend's image, checks every file of `fixture` against the manifest, unmounts.
+void read_all_and_check(kernel_fixture& k, const std::string& fixture) {
+  REQUIRE(k.mount({}) == "");
+  for (const manifest_file& f : regular_files(fixture)) {
+    const hash_result h = hash_file(k.mnt() + f.path);
+    REQUIRE_MESSAGE(h.ok, f.path << ": " << std::strerror(h.err));
+    CHECK_MESSAGE(h.hex == f.sha256, f.path);
+  }
+  k.unmount();
+  k.stop();
+}
+
+std::string plain_4k_image() { return test::fixture_dir("plain-4k") + "/plain-4k.erofs"; }
+
+}  // namespace
+
+TEST_CASE("kernel: a second backend on a locked cache is refused and leaves its files alone") {
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  cache_root root(k.dir());
+  auto img = fd_source::open(plain_4k_image().c_str());
+  REQUIRE(img);
+  const device_spec devs[] = {{*img, ""}};
+  SKIP_UNLESS_KERNEL(k.start(devs, cache_options(root)));
+  const std::string dir = k.be().cache_dir();
+  const std::vector<std::string> names{"lock", "devices", "device-0.sparse", "filled.journal"};
+  std::vector<file_state> before;
+  for (const std::string& n : names)
+    before.push_back(state_of(dir + "/" + n, n.find("sparse") == std::string::npos));
+  CHECK(before[2].size > 0);
+
+  auto second = backend::create(devs, cache_options(root));
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code == std::error_code(EBUSY, std::system_category()));
+  CHECK(std::string(second.error().what) == what::cache_is_locked_by_another_daemon);
+  CHECK(second.error().value == static_cast<std::uint64_t>(::getpid()));  // the owner's pid
+  for (std::size_t i = 0; i < names.size(); ++i)
+    CHECK_MESSAGE(state_of(dir + "/" + names[i], names[i].find("sparse") == std::string::npos) ==
+                      before[i],
+                  names[i]);
+  read_all_and_check(k, "plain-4k");  // the first one still serves every file right
+  k.close();
+}
+
+TEST_CASE("kernel: a second backend on locked sparse files is refused and leaves them alone") {
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  auto img = fd_source::open(plain_4k_image().c_str());
+  REQUIRE(img);
+  const std::string sparse = k.path("image.sparse");
+  const device_spec devs[] = {{*img, sparse}};
+  SKIP_UNLESS_KERNEL(k.start(devs));
+  const file_state before = state_of(sparse, false);
+  auto second = backend::create(devs);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code == std::error_code(EBUSY, std::system_category()));
+  CHECK(std::string(second.error().what) == what::sparse_file_is_locked_by_another_daemon);
+  CHECK(state_of(sparse, false) == before);
+  read_all_and_check(k, "plain-4k");
+}
+
+TEST_CASE("kernel: a backend restarted over a complete cache reads nothing from its source") {
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  char tmpl[] = "/tmp/erofsfs-fanotify-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  const std::string base = tmpl;
+  {
+    cache_root root(base);
+    auto img = fd_source::open(plain_4k_image().c_str());
+    REQUIRE(img);
+    std::uint64_t first_total = 0;
+    {
+      kernel_fixture k;
+      const device_spec devs[] = {{*img, ""}};
+      SKIP_UNLESS_KERNEL(k.start(devs, cache_options(root)));
+      read_all_and_check(k, "plain-4k");
+      first_total = k.be().stats().metadata_bytes + k.be().stats().bytes_fetched;
+      CHECK(k.be().stats().reused_bytes == 0);
+    }
+    std::atomic<std::uint64_t> read{0};
+    const counting_source counted{*img, &read};
+    kernel_fixture k;
+    const device_spec devs[] = {{counted, ""}};
+    SKIP_UNLESS_KERNEL(k.start(devs, cache_options(root)));
+    CHECK(read.load() == 0);  // opening the image and its metadata came from the cache
+    read_all_and_check(k, "plain-4k");
+    const backend_stats s = k.be().stats();
+    MESSAGE("first run filled " << first_total << " B; restart reused " << s.reused_bytes
+                                << " B, read " << read.load() << " B from the source");
+    CHECK(read.load() == 0);
+    CHECK(s.metadata_bytes == 0);
+    CHECK(s.bytes_fetched == 0);
+    CHECK(s.reused_bytes == first_total);
+    CHECK(s.denied == 0);
+  }
+  ::rmdir(base.c_str());
+}
+
+TEST_CASE("kernel: after a crash mid-fill a restart refetches exactly what the journal lacks") {
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  char tmpl[] = "/tmp/erofsfs-fanotify-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  const std::string base = tmpl;
+  {
+    cache_root root(base);
+    auto img = fd_source::open(plain_4k_image().c_str());
+    REQUIRE(img);
+    std::uint64_t first_total = 0;
+    std::string journal;
+    {
+      kernel_fixture k;
+      const device_spec devs[] = {{*img, ""}};
+      SKIP_UNLESS_KERNEL(k.start(devs, cache_options(root)));
+      read_all_and_check(k, "plain-4k");
+      first_total = k.be().stats().metadata_bytes + k.be().stats().bytes_fetched;
+      journal = k.be().cache_dir() + "/filled.journal";
+    }
+    // The crash: only the first half of the records reached the journal, and the record being
+    // written then is torn (a short write) - its range, and every later one, is not durable.
+    struct stat st;
+    REQUIRE(::stat(journal.c_str(), &st) == 0);
+    const std::uint64_t records = static_cast<std::uint64_t>(st.st_size) / journal_record_size;
+    REQUIRE(records >= 4);
+    const std::uint64_t kept = records / 2;
+    const std::string all = slurp_file(journal);
+    interval_set durable;
+    for (std::uint64_t i = 0; i < kept; ++i) {
+      const auto* r = reinterpret_cast<const std::byte*>(all.data() + i * journal_record_size);
+      REQUIRE(durable.insert(load_le64(r + 8), load_le64(r + 16)));
+    }
+    REQUIRE(::truncate(journal.c_str(),
+                       static_cast<off_t>(kept * journal_record_size + journal_record_size / 2)) == 0);
+
+    std::atomic<std::uint64_t> read{0};
+    const counting_source counted{*img, &read};
+    kernel_fixture k;
+    const device_spec devs[] = {{counted, ""}};
+    SKIP_UNLESS_KERNEL(k.start(devs, cache_options(root)));
+    read_all_and_check(k, "plain-4k");
+    const backend_stats s = k.be().stats();
+    MESSAGE("filled " << first_total << " B, durable after the crash " << durable.bytes()
+                      << " B, refetched " << s.metadata_bytes + s.bytes_fetched << " B");
+    CHECK(s.reused_bytes == durable.bytes());
+    CHECK(s.metadata_bytes + s.bytes_fetched == first_total - durable.bytes());
+    CHECK(read.load() >= first_total - durable.bytes());
+    // The torn record was cut: the journal is whole records again.
+    REQUIRE(::stat(journal.c_str(), &st) == 0);
+    CHECK(static_cast<std::uint64_t>(st.st_size) % journal_record_size == 0);
+  }
+  ::rmdir(base.c_str());
+}
+
+TEST_CASE("kernel: caches are listed with their fill state and removed only when unused") {
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  cache_root root(k.dir());
+  auto img = fd_source::open(plain_4k_image().c_str());
+  REQUIRE(img);
+  const device_spec devs[] = {{*img, ""}};
+  SKIP_UNLESS_KERNEL(k.start(devs, cache_options(root, "img-a")));
+  auto busy = remove_cache(root.dir, "img-a");
+  REQUIRE_FALSE(busy);
+  CHECK(busy.error().code == std::error_code(EBUSY, std::system_category()));
+  auto listed = list_caches(root.dir);
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 1);
+  const cache_info& c = (*listed)[0];
+  CHECK(c.id == "img-a");
+  CHECK(c.in_use);
+  CHECK(c.owner_pid == static_cast<std::uint64_t>(::getpid()));
+  REQUIRE(c.device_sizes.size() == 1);
+  CHECK(c.device_sizes[0] == img->size());
+  REQUIRE(c.filled_bytes.size() == 1);
+  CHECK(c.filled_bytes[0] == k.be().stats().metadata_bytes);
+  read_all_and_check(k, "plain-4k");
+  auto after = list_caches(root.dir);
+  REQUIRE(after);
+  CHECK((*after)[0].filled_bytes[0] ==
+        k.be().stats().metadata_bytes + k.be().stats().bytes_fetched);
+  CHECK_FALSE(remove_cache(root.dir, "nope"));
+  CHECK_FALSE(remove_cache(root.dir, "../etc"));
+  k.close();
+  REQUIRE(remove_cache(root.dir, "img-a"));
+  auto none = list_caches(root.dir);
+  REQUIRE(none);
+  CHECK(none->empty());
+}
+
+TEST_CASE("a cache id that is not a plain name is refused") {
+  CHECK(valid_cache_id("0123abcdef"));
+  CHECK(valid_cache_id("my-image_v1.2"));
+  CHECK_FALSE(valid_cache_id(""));
+  CHECK_FALSE(valid_cache_id(".."));
+  CHECK_FALSE(valid_cache_id("a/b"));
+  CHECK_FALSE(valid_cache_id(".hidden"));
+  CHECK_FALSE(valid_cache_id(std::string(max_cache_id_length + 1, 'a')));
+  auto s = sparse_store::open_cache("/tmp", "a/b", 1);
+  REQUIRE_FALSE(s);
+  CHECK(std::string(s.error().what) == what::cache_id_is_not_valid);
+}
+
+TEST_CASE("journal replay stops at a corrupted record and keeps the ones before it") {
+  char tmpl[] = "/tmp/erofsfs-journal-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  const std::string path = std::string(tmpl) + "/filled.journal";
+  const std::uint64_t sizes[] = {1 << 20, 4096};
+  {
+    std::vector<interval_set> present(2);
+    auto j = fill_journal::open(path, sizes, present);
+    REQUIRE(j);
+    REQUIRE(j->append(0, 0, 4096));
+    REQUIRE(j->append(1, 0, 4096));
+    REQUIRE(j->append(0, 8192, 12288));
+    REQUIRE(j->append(0, 20480, 24576));
+  }
+  // Flip one bit of the third record's range: its checksum no longer matches.
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(2 * journal_record_size + 9);
+    f.put('\x7f');
+  }
+  std::vector<interval_set> present(2);
+  auto j = fill_journal::open(path, sizes, present);
+  REQUIRE(j);
+  CHECK(present[0].bytes() == 4096);
+  CHECK(present[1].bytes() == 4096);
+  CHECK(j->records() == 2);
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK(st.st_size == static_cast<off_t>(2 * journal_record_size));
+  // A range past its device's size (a journal of another image) is not trusted either.
+  REQUIRE(j->append(1, 0, 8192));
+  std::vector<interval_set> again(2);
+  REQUIRE(fill_journal::open(path, sizes, again));
+  CHECK(again[1].bytes() == 4096);
+  ::unlink(path.c_str());
+  ::rmdir(tmpl);
 }

@@ -26,6 +26,7 @@ int run_extract(int argc, char** argv);
 int run_fsck(int argc, char** argv);
 int run_serve_cachefiles(int argc, char** argv);
 int run_serve_fanotify(int argc, char** argv);
+int run_cache(int argc, char** argv);
 int run_mount(int argc, char** argv);
 
 }  // namespace erofsfs::cli
