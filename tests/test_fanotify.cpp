@@ -15,6 +15,7 @@
 #include <erofsfs/backends/fanotify/backend.hpp>
 #include <erofsfs/backends/fanotify/event.hpp>
 #include <erofsfs/backends/fanotify/intervals.hpp>
+#include <erofsfs/backends/fanotify/relay.hpp>
 #include <erofsfs/io/fd_source.hpp>
 #include <fstream>
 #include <memory>
@@ -1043,4 +1044,331 @@ TEST_CASE("journal replay stops at a corrupted record and keeps the ones before 
   CHECK(again[1].bytes() == 4096);
   ::unlink(path.c_str());
   ::rmdir(tmpl);
+}
+
+// ---- fail closed: SIGKILL of the worker at random points -----------------------------------
+
+namespace {
+
+struct generated_file {
+  std::string path;  // inside the image, starting with '/'
+  std::string sha256;
+};
+
+// Writes `size` bytes of a xorshift stream seeded by `seed` to `path`; returns their sha256.
+std::string write_pseudo_random(const std::string& path, std::uint64_t size, std::uint64_t seed) {
+  std::ofstream out(path, std::ios::binary);
+  test::sha256 h;
+  std::vector<std::byte> buf(1 << 16);
+  std::uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (std::uint64_t done = 0; done < size;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(size - done, buf.size()));
+    for (std::size_t i = 0; i < n; i += 8) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      for (std::size_t b = 0; b < 8 && i + b < n; ++b) buf[i + b] = std::byte(x >> (8 * b));
+    }
+    out.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(n));
+    h.update(std::span(buf.data(), n));
+    done += n;
+  }
+  return h.hex();
+}
+
+// A generated image: one large file and a tree of small ones. Empty when mkfs.erofs is missing.
+struct generated_image {
+  std::string image;
+  generated_file big;
+  std::vector<generated_file> tree;
+};
+
+generated_image make_kill_test_image(const std::string& dir) {
+  generated_image g;
+  const std::string src = dir + "/src";
+  ::mkdir(src.c_str(), 0755);
+  g.big = {"/big", write_pseudo_random(src + "/big", 48ull << 20, 1)};
+  for (int d = 0; d < 8; ++d) {
+    const std::string sub = "/d" + std::to_string(d);
+    ::mkdir((src + sub).c_str(), 0755);
+    for (int f = 0; f < 40; ++f) {
+      const std::string p = sub + "/f" + std::to_string(f);
+      const std::uint64_t size = 1000 + static_cast<std::uint64_t>((d * 40 + f) * 7919 % 200000);
+      g.tree.push_back({p, write_pseudo_random(src + p, size, 100 + d * 40 + f)});
+    }
+  }
+  g.image = dir + "/gen.erofs";
+  const std::string cmd = "mkfs.erofs --quiet " + g.image + " " + src + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) g.image.clear();
+  return g;
+}
+
+struct spawned {
+  pid_t pid = -1;
+  std::string log;
+};
+
+spawned spawn_cli(std::vector<std::string> args, const std::string& log) {
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  spawned s;
+  s.log = log;
+  const int e = posix_spawn(&s.pid, EROFSFS_CLI, &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  REQUIRE(e == 0);
+  return s;
+}
+
+// Waits (about a minute at most) for `text` in the log; false if the process exited first.
+bool wait_for_log(const spawned& s, const std::string& text) {
+  for (int i = 0; i < 1200; ++i) {
+    if (slurp_file(s.log).find(text) != std::string::npos) return true;
+    int st;
+    if (::waitpid(s.pid, &st, WNOHANG) == s.pid) return false;
+    ::usleep(50000);
+  }
+  return false;
+}
+
+// The pid of the daemon's current worker (the last one it reported), if it is alive and still
+// the daemon's child (a pid read from the log is never killed after being reused).
+pid_t current_worker(const spawned& s) {
+  const std::string log = slurp_file(s.log);
+  const std::string key = "worker pid ";
+  const std::size_t at = log.rfind(key);
+  if (at == std::string::npos) return -1;
+  const pid_t pid = static_cast<pid_t>(std::atol(log.c_str() + at + key.size()));
+  const std::string status = slurp_file("/proc/" + std::to_string(pid) + "/status");
+  if (status.find("PPid:\t" + std::to_string(s.pid) + "\n") == std::string::npos) return -1;
+  return pid;
+}
+
+struct kill_round {
+  unsigned kills = 0;
+  unsigned files = 0;
+  unsigned wrong = 0;
+  unsigned failed = 0;
+  bool stuck = false;
+};
+
+// One cold read of `files` through a fresh cache while the worker is SIGKILLed every 10 to 250
+// ms (random); every file's sha256 is compared. A reader not done two minutes in is stuck.
+kill_round cold_read_under_kills(const std::string& image, const std::string& root,
+                                 const std::string& id, const std::string& mnt,
+                                 const std::string& log, const std::vector<generated_file>& files,
+                                 std::uint32_t seed) {
+  kill_round r;
+  spawned d = spawn_cli({EROFSFS_CLI, "serve-fanotify", image, "--cache-dir", root, "--id", id,
+                         "--mount", mnt},
+                        log);
+  REQUIRE_MESSAGE(wait_for_log(d, "mounted on"), slurp_file(log));
+  std::atomic<bool> done{false};
+  std::vector<hash_result> got(files.size());
+  std::thread reader([&] {
+    for (std::size_t i = 0; i < files.size(); ++i) got[i] = hash_file(mnt + files[i].path);
+    done = true;
+  });
+  std::uint32_t x = seed | 1;
+  // Bounded: kills while the reader runs, for at most about two minutes.
+  for (int waited_ms = 0; !done.load() && waited_ms < 120000;) {
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+    // Long enough on average for a new worker to fill something, so the read moves on.
+    const int pause_ms = 10 + static_cast<int>(x % 240);
+    ::usleep(static_cast<useconds_t>(pause_ms) * 1000);
+    waited_ms += pause_ms;
+    if (done.load()) break;
+    const pid_t w = current_worker(d);
+    if (w > 0 && ::kill(w, SIGKILL) == 0) ++r.kills;
+  }
+  if (!done.load()) {
+    // Stuck: kill the whole daemon so the reader returns (with whatever it gets), and fail.
+    r.stuck = true;
+    ::kill(d.pid, SIGKILL);
+  }
+  reader.join();
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    ++r.files;
+    if (!got[i].ok) ++r.failed;
+    else if (got[i].hex != files[i].sha256) ++r.wrong;
+  }
+  if (!r.stuck) ::kill(d.pid, SIGTERM);
+  int st = 0;
+  REQUIRE(::waitpid(d.pid, &st, 0) == d.pid);
+  if (!r.stuck) {
+    CHECK_MESSAGE(WIFEXITED(st), slurp_file(log));
+    CHECK_MESSAGE(WEXITSTATUS(st) == 0, slurp_file(log));
+    CHECK_FALSE(mounted_at(mnt));
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("kernel: SIGKILL of the worker at random points never lets a reader see wrong bytes") {
+  if (std::string_view(EROFSFS_CLI).empty()) {
+    MESSAGE("erofsfs tool not built: kill test skipped");
+    return;
+  }
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  const generated_image g = make_kill_test_image(k.dir());
+  if (g.image.empty()) {
+    MESSAGE("mkfs.erofs not available: kill test skipped");
+    return;
+  }
+  ::mkdir(k.mnt().c_str(), 0755);
+  const std::string root = k.dir() + "/cache";
+  // Each phase runs cold rounds (a new cache id each) until it has seen 20 kills.
+  struct phase {
+    const char* name;
+    std::vector<generated_file> files;
+    kill_round total{};
+  } phases[] = {{"large file", {g.big}}, {"whole tree", g.tree}};
+  unsigned round = 0;
+  for (phase& p : phases) {
+    for (int n = 0; n < 20 && p.total.kills < 25; ++n, ++round) {
+      const kill_round r =
+          cold_read_under_kills(g.image, root, "round" + std::to_string(round), k.mnt(),
+                                k.dir() + "/log" + std::to_string(round), p.files,
+                                0x5eed0000u + round);
+      p.total.kills += r.kills;
+      p.total.files += r.files;
+      p.total.wrong += r.wrong;
+      p.total.failed += r.failed;
+      p.total.stuck = p.total.stuck || r.stuck;
+      if (r.stuck) break;
+    }
+    MESSAGE(std::string(p.name) << ": " << p.total.kills << " worker kills, " << p.total.files
+                   << " files checked, " << p.total.wrong << " wrong, " << p.total.failed
+                   << " failed reads" << std::string(p.total.stuck ? ", a reader was STUCK" : "")
+                   << " in " << round << " cold rounds so far");
+    CHECK(p.total.kills >= 25);
+    CHECK(p.total.wrong == 0);
+    CHECK(p.total.failed == 0);
+    CHECK_FALSE(p.total.stuck);
+  }
+  // Leave nothing behind: the caches, the logs, the generated tree.
+  if (auto l = list_caches(root))
+    for (const cache_info& c : *l) (void)remove_cache(root, c.id);
+  ::rmdir(root.c_str());
+  std::system(("rm -rf " + k.dir() + "/src " + k.dir() + "/log* " + g.image).c_str());
+}
+
+TEST_CASE("kernel: SIGTERM on a busy mount keeps serving it and unmounts once it is idle") {
+  if (std::string_view(EROFSFS_CLI).empty()) {
+    MESSAGE("erofsfs tool not built: serve-fanotify test skipped");
+    return;
+  }
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  ::mkdir(k.mnt().c_str(), 0755);
+  const std::string root = k.dir() + "/cache";
+  const std::string log = k.path("stderr");
+  spawned d = spawn_cli({EROFSFS_CLI, "serve-fanotify", plain_4k_image(), "--cache-dir", root,
+                         "--id", "busy", "--mount", k.mnt()},
+                        log);
+  REQUIRE_MESSAGE(wait_for_log(d, "mounted on"), slurp_file(log));
+  const int busy = ::open((k.mnt() + "/data/text-96k").c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(busy >= 0);
+  REQUIRE(::kill(d.pid, SIGTERM) == 0);
+  REQUIRE_MESSAGE(wait_for_log(d, "is busy; still serving"), slurp_file(log));
+  // Still served after the stop request: the open file reads right, cold.
+  for (const manifest_file& f : regular_files("plain-4k"))
+    if (f.path == "/data/text-96k") {
+      test::sha256 h;
+      std::vector<std::byte> buf(f.size);
+      REQUIRE(::pread(busy, buf.data(), buf.size(), 0) == static_cast<ssize_t>(buf.size()));
+      h.update(buf);
+      CHECK(h.hex() == f.sha256);
+    }
+  CHECK(mounted_at(k.mnt()));
+  ::close(busy);
+  int st = 0;
+  pid_t got = 0;
+  for (int i = 0; i < 600 && got == 0; ++i) {  // retried every second: about a minute at most
+    got = ::waitpid(d.pid, &st, WNOHANG);
+    if (got == 0) ::usleep(100000);
+  }
+  if (got == 0) ::kill(d.pid, SIGKILL), ::waitpid(d.pid, &st, 0);
+  REQUIRE_MESSAGE(got == d.pid, slurp_file(log));
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
+  CHECK_FALSE(mounted_at(k.mnt()));
+  REQUIRE(remove_cache(root, "busy"));
+  ::rmdir(root.c_str());
+}
+
+TEST_CASE("kernel: serve-fanotify refuses a second daemon on the same cache with the owner's pid") {
+  if (std::string_view(EROFSFS_CLI).empty()) {
+    MESSAGE("erofsfs tool not built: serve-fanotify test skipped");
+    return;
+  }
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  ::mkdir(k.mnt().c_str(), 0755);
+  const std::string root = k.dir() + "/cache";
+  spawned first = spawn_cli({EROFSFS_CLI, "serve-fanotify", plain_4k_image(), "--cache-dir",
+                             root, "--mount", k.mnt()},
+                            k.path("first"));
+  REQUIRE_MESSAGE(wait_for_log(first, "mounted on"), slurp_file(first.log));
+  spawned second = spawn_cli({EROFSFS_CLI, "serve-fanotify", plain_4k_image(), "--cache-dir",
+                              root},
+                             k.path("second"));
+  int st = 0;
+  REQUIRE(::waitpid(second.pid, &st, 0) == second.pid);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 1);
+  const std::string why = slurp_file(second.log);
+  CHECK_MESSAGE(why.find("cache is locked by another daemon") != std::string::npos, why);
+  CHECK_MESSAGE(why.find(std::to_string(first.pid)) != std::string::npos, why);
+  for (const manifest_file& f : regular_files("plain-4k")) {  // the first one is unharmed
+    const hash_result h = hash_file(k.mnt() + f.path);
+    REQUIRE(h.ok);
+    CHECK_MESSAGE(h.hex == f.sha256, f.path);
+  }
+  REQUIRE(::kill(first.pid, SIGTERM) == 0);
+  REQUIRE(::waitpid(first.pid, &st, 0) == first.pid);
+  CHECK(WEXITSTATUS(st) == 0);
+  if (auto l = list_caches(root))
+    for (const cache_info& c : *l) CHECK(remove_cache(root, c.id));
+  ::rmdir(root.c_str());
+}
+
+TEST_CASE("relay messages: malformed events and answers are protocol errors") {
+  std::byte msg[relay::event_size];
+  event e;
+  e.mask = abi::pre_access;
+  e.offset = 4096;
+  e.count = 8192;
+  e.has_range = true;
+  e.pid = 77;
+  relay::encode_event(12, e, msg);
+  std::int32_t id = -1;
+  auto back = relay::decode_event(msg, id);
+  REQUIRE(back);
+  CHECK(id == 12);
+  CHECK(back->offset == 4096);
+  CHECK(back->count == 8192);
+  CHECK(back->has_range);
+  CHECK(back->pid == 77);
+  CHECK_FALSE(relay::decode_event(std::span(msg, relay::event_size - 1), id));
+  const std::uint64_t huge = ~std::uint64_t{0};
+  std::memcpy(msg + 24, &huge, 8);  // offset + count overflows
+  CHECK(std::string(relay::decode_event(msg, id).error().what) == what::relay_event_is_malformed);
+
+  std::byte ans[relay::answer_size];
+  relay::encode_answer(5, abi::deny_errno(EIO), ans);
+  auto r = relay::decode_answer(ans, id);
+  REQUIRE(r);
+  CHECK(*r == abi::deny_errno(EIO));
+  CHECK(id == 5);
+  relay::encode_answer(5, 0x10, ans);  // neither allow nor deny
+  CHECK_FALSE(relay::decode_answer(ans, id));
+  relay::encode_answer(5, abi::allow | abi::deny, ans);
+  CHECK_FALSE(relay::decode_answer(ans, id));
 }
