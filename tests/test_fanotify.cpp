@@ -1372,3 +1372,33 @@ TEST_CASE("relay messages: malformed events and answers are protocol errors") {
   relay::encode_answer(5, abi::allow | abi::deny, ans);
   CHECK_FALSE(relay::decode_answer(ans, id));
 }
+
+TEST_CASE("a journal with many more records than ranges is compacted when it is replayed") {
+  char tmpl[] = "/tmp/erofsfs-journal-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  const std::string path = std::string(tmpl) + "/filled.journal";
+  const std::uint64_t sizes[] = {1 << 20};
+  {
+    std::vector<interval_set> present(1);
+    auto j = fill_journal::open(path, sizes, present);
+    REQUIRE(j);
+    for (std::uint64_t i = 0; i < 2000; ++i) REQUIRE(j->append(0, i * 256, i * 256 + 512));
+    CHECK(j->records() == 2000);
+  }
+  std::vector<interval_set> present(1);
+  auto j = fill_journal::open(path, sizes, present);
+  REQUIRE(j);
+  CHECK(present[0].bytes() == 1999 * 256 + 512);
+  CHECK(j->records() == 1);  // one coalesced range
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK(st.st_size == static_cast<off_t>(journal_record_size));
+  CHECK(::stat((path + ".tmp").c_str(), &st) != 0);
+  // Appends go to the new file.
+  REQUIRE(j->append(0, 1 << 19, (1 << 19) + 4096));
+  std::vector<interval_set> again(1);
+  REQUIRE(fill_journal::open(path, sizes, again));
+  CHECK(again[0].bytes() == present[0].bytes() + 4096);
+  ::unlink(path.c_str());
+  ::rmdir(tmpl);
+}

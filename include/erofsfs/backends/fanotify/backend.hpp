@@ -18,9 +18,9 @@
 //
 // The fanotify group dies with the process that holds it, and Linux answers the events still
 // pending then with FAN_ALLOW: unfilled holes read as zeros. A daemon that must survive its own
-// crash hands the group to a holder process (release_group(), holder.hpp) and answers the
-// events the holder relays (answer_event(), relay.hpp). Used on its own, unmount before
-// destroying the backend.
+// crash hands the group to a holder process (release_group(), relay.hpp) and answers the
+// events the holder relays (answer_event(); daemon.hpp puts it together). Used on its own,
+// unmount before destroying the backend.
 #pragma once
 
 #include <fcntl.h>
@@ -55,6 +55,26 @@
 #include "sparse_store.hpp"
 
 namespace erofsfs::fanotify {
+
+// Writes {fd, response} to the fanotify group. ENOENT (the event is gone: the reader was killed,
+// or it was answered already) is success; a kernel that refuses the errno in a deny still takes
+// a plain deny (the reader then gets EPERM).
+inline status write_response(int group, std::int32_t fd, std::uint32_t response) {
+  std::byte msg[abi::response_size];
+  encode_response(fd, response, msg);
+  while (true) {  // bounded: retried on EINTR, and once with a plain deny
+    const ssize_t w = ::write(group, msg, sizeof msg);
+    if (w == static_cast<ssize_t>(sizeof msg)) return {};
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == ENOENT) return {};
+    if (w < 0 && errno == EINVAL && response != abi::deny && (response & abi::deny)) {
+      response = abi::deny;
+      encode_response(fd, response, msg);
+      continue;
+    }
+    return posix::sys_error("writing a fanotify response", w < 0 ? errno : EIO);
+  }
+}
 
 // One device of the image: where its bytes come from and the sparse file standing in for it
 // (empty when backend_options::cache_root names a cache directory, which names the files).
@@ -438,30 +458,11 @@ class backend {
     return devs_.size();
   }
 
-  status respond(std::int32_t fd, std::uint32_t response) {
-    std::byte msg[abi::response_size];
-    encode_response(fd, response, msg);
-    while (true) {  // bounded: retried on EINTR, and once with a plain deny
-      const ssize_t w = ::write(fan_.get(), msg, sizeof msg);
-      if (w == static_cast<ssize_t>(sizeof msg)) return {};
-      if (w < 0 && errno == EINTR) continue;
-      // ENOENT: the event is gone already (the reader was killed); nothing left to answer.
-      if (w < 0 && errno == ENOENT) return {};
-      // A kernel that refuses the errno in a deny still takes a plain deny (EPERM).
-      if (w < 0 && errno == EINVAL && response != abi::deny && (response & abi::deny)) {
-        encode_response(fd, abi::deny, msg);
-        response = abi::deny;
-        continue;
-      }
-      return posix::sys_error("writing a fanotify response", w < 0 ? errno : EIO);
-    }
-  }
-
   status answer(const event& e) {
     if (e.fd < 0) return {};  // FAN_Q_OVERFLOW and other fd-less events need no answer
     posix::unique_fd event_fd(e.fd);
     if (!(e.mask & (abi::pre_access | abi::access_perm))) return {};
-    return respond(e.fd, answer_event(e));
+    return write_response(fan_.get(), e.fd, answer_event(e));
   }
 
   backend_options opt_;

@@ -101,25 +101,6 @@ inline result<std::uint32_t> decode_answer(std::span<const std::byte> msg, std::
   return response;
 }
 
-// Writes {fd, response} to the group. ENOENT (the event is gone: the reader was killed, or it
-// was answered already) is success; a kernel refusing the errno in a deny gets a plain deny.
-inline status respond(int group, std::int32_t fd, std::uint32_t response) {
-  std::byte msg[abi::response_size];
-  encode_response(fd, response, msg);
-  while (true) {  // bounded: retried on EINTR, and once with a plain deny
-    const ssize_t w = ::write(group, msg, sizeof msg);
-    if (w == static_cast<ssize_t>(sizeof msg)) return {};
-    if (w < 0 && errno == EINTR) continue;
-    if (w < 0 && errno == ENOENT) return {};
-    if (w < 0 && errno == EINVAL && response != abi::deny && (response & abi::deny)) {
-      response = abi::deny;
-      encode_response(fd, response, msg);
-      continue;
-    }
-    return posix::sys_error("writing a fanotify response", w < 0 ? errno : EIO);
-  }
-}
-
 }  // namespace relay
 
 // The holder's side: owns the group, keeps every unanswered event, relays to one worker.
@@ -181,7 +162,7 @@ class holder {
 
   // Answers every pending event with FAN_DENY/EIO (a stop that cannot wait any longer).
   void deny_all() {
-    for (auto& [id, p] : pending_) (void)relay::respond(group_.get(), id, abi::deny_errno(EIO));
+    for (auto& [id, p] : pending_) (void)write_response(group_.get(), id, abi::deny_errno(EIO));
     pending_.clear();
     unsent_ = 0;
   }
@@ -218,7 +199,7 @@ class holder {
         posix::unique_fd fd(e.fd);
         if (!(e.mask & (abi::pre_access | abi::access_perm))) continue;
         if (pending_.size() >= opt_.max_pending || orphaned()) {
-          (void)relay::respond(group_.get(), e.fd, abi::deny_errno(EIO));
+          (void)write_response(group_.get(), e.fd, abi::deny_errno(EIO));
           continue;
         }
         // The id is the descriptor's number here: unique while the descriptor stays open,
@@ -281,7 +262,7 @@ class holder {
         detach();
         return;
       }
-      (void)relay::respond(group_.get(), id, *r);
+      (void)write_response(group_.get(), id, *r);
       pending_.erase(it);  // closes the descriptor only now: the id stays unique until here
     }
   }

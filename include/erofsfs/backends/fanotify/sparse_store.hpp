@@ -3,13 +3,13 @@
 //
 //   - a persistent cache directory ROOT/<id>/ (id: the image's identity, e.g. the sha256 of the
 //     image file, or a name the user gives), holding
-//        lock             flock'ed by the owning daemon, which writes its pid into it
+//        lock             locked (F_OFD_SETLK) by the owning daemon, which writes its pid in it
 //        devices          "erofsfs fanotify cache 1" and one size per device (written once,
 //                         atomically, before any range is recorded)
 //        device-<i>.sparse  the sparse file of device i (0 is the image)
 //        filled.journal   which ranges of them hold the image's bytes durably (fill_journal.hpp)
 //     so a restarted daemon reuses every range filled before; or
-//   - sparse files named by the caller, locked with flock on each file, with no journal (a
+//   - sparse files named by the caller, each one locked the same way, with no journal (a
 //     restart fetches everything again).
 //
 // Nothing is opened with O_TRUNC and nothing is resized or written before the lock is held: a
@@ -18,7 +18,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,17 +118,31 @@ inline std::uint64_t lock_owner(int fd) {
   return pid;
 }
 
-// Takes an exclusive flock on `fd` without waiting. EBUSY (with the owner's pid as the value,
-// when it wrote one) when another daemon holds it.
+// Takes an exclusive lock on all of `fd` without waiting: an open-file-description lock
+// (F_OFD_SETLK), which a forked worker shares with its holder and which another process can
+// probe without taking it (lock_held_elsewhere). EBUSY (with the owner's pid as the value, when
+// it wrote one) when another daemon holds it.
 inline status lock_exclusive(int fd, const char* refused) {
-  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {  // bounded: repeats only on signals
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  while (::fcntl(fd, F_OFD_SETLK, &fl) != 0) {  // bounded: repeats only on signals
     if (errno == EINTR) continue;
-    if (errno == EWOULDBLOCK)
+    if (errno == EAGAIN || errno == EACCES)
       return make_error(std::error_code(EBUSY, std::system_category()), refused,
                         {.value = lock_owner(fd)});
-    return posix::sys_error("flock", errno);
+    return posix::sys_error("locking the cache", errno);
   }
   return {};
+}
+
+// Whether some daemon holds the lock on `fd`'s file (asked without taking it, so a daemon
+// starting meanwhile is never refused because of the question).
+inline bool lock_held_elsewhere(int fd) {
+  struct flock fl {};
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  return ::fcntl(fd, F_OFD_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
 }
 
 inline status write_pid(int fd) {
@@ -193,7 +206,7 @@ class sparse_store {
     return s;
   }
 
-  // Opens (creating, never truncating) the caller's sparse files and flocks each one. Fails
+  // Opens (creating, never truncating) the caller's sparse files and locks each one. Fails
   // with EBUSY (what::sparse_file_is_locked_by_another_daemon) while another daemon uses one.
   static result<sparse_store> open_files(std::span<const std::string> paths) {
     sparse_store s;
@@ -304,7 +317,7 @@ inline result<cache_info> inspect_cache(const std::string& root, const std::stri
     if (errno == ENOENT) return make_error(errc::not_found, what::no_such_cache);
     return posix::sys_error("opening the cache lock", errno);
   }
-  if (::flock(lock.get(), LOCK_SH | LOCK_NB) != 0) {
+  if (detail::lock_held_elsewhere(lock.get())) {
     ci.in_use = true;
     ci.owner_pid = detail::lock_owner(lock.get());
   }
