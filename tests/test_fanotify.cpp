@@ -1106,7 +1106,8 @@ struct spawned {
   std::string log;
 };
 
-spawned spawn_cli(std::vector<std::string> args, const std::string& log) {
+spawned spawn_cli(std::vector<std::string> args, const std::string& log,
+                  const char* program = EROFSFS_CLI) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -1115,7 +1116,7 @@ spawned spawn_cli(std::vector<std::string> args, const std::string& log) {
   posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   spawned s;
   s.log = log;
-  const int e = posix_spawn(&s.pid, EROFSFS_CLI, &fa, nullptr, argv.data(), environ);
+  const int e = posix_spawn(&s.pid, program, &fa, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&fa);
   REQUIRE(e == 0);
   return s;
@@ -1146,6 +1147,7 @@ pid_t current_worker(const spawned& s) {
 }
 
 struct kill_round {
+  std::uint64_t daemon_read = 0;  // bytes read by the daemon's processes (rchar)
   unsigned kills = 0;
   unsigned files = 0;
   unsigned wrong = 0;
@@ -1160,10 +1162,25 @@ kill_round cold_read_under_kills(const std::string& image, const std::string& ro
                                  const std::string& log, const std::vector<generated_file>& files,
                                  std::uint32_t seed) {
   kill_round r;
-  spawned d = spawn_cli({EROFSFS_CLI, "serve-fanotify", image, "--cache-dir", root, "--id", id,
-                         "--mount", mnt},
-                        log);
-  REQUIRE_MESSAGE(wait_for_log(d, "mounted on"), slurp_file(log));
+  // Run under a shell that, once the daemon has exited, writes its own /proc/PID/io: the
+  // counters of reaped children are added to their parent's, so rchar is every byte the holder
+  // and all its workers read (the image, plus journal replays and relay messages).
+  const std::string io_file = log + ".io";
+  spawned sh = spawn_cli({"/bin/sh", "-c", "\"$@\"; rc=$?; cat /proc/$$/io > " + io_file + "; exit $rc",
+                          "sh", EROFSFS_CLI, "serve-fanotify", image, "--cache-dir", root, "--id",
+                          id, "--mount", mnt},
+                         log, "/bin/sh");
+  REQUIRE_MESSAGE(wait_for_log(sh, "mounted on"), slurp_file(log));
+  spawned d = sh;  // the daemon (holder): the parent of the worker it reported
+  {
+    const std::string l = slurp_file(log);
+    const std::size_t at = l.find("worker pid ");
+    REQUIRE(at != std::string::npos);
+    const std::string st = slurp_file("/proc/" + std::to_string(std::atol(l.c_str() + at + 11)) + "/status");
+    const std::size_t pp = st.find("PPid:\t");
+    REQUIRE(pp != std::string::npos);
+    d.pid = static_cast<pid_t>(std::atol(st.c_str() + pp + 6));
+  }
   std::atomic<bool> done{false};
   std::vector<hash_result> got(files.size());
   std::thread reader([&] {
@@ -1195,12 +1212,15 @@ kill_round cold_read_under_kills(const std::string& image, const std::string& ro
   }
   if (!r.stuck) ::kill(d.pid, SIGTERM);
   int st = 0;
-  REQUIRE(::waitpid(d.pid, &st, 0) == d.pid);
+  REQUIRE(::waitpid(sh.pid, &st, 0) == sh.pid);
   if (!r.stuck) {
     CHECK_MESSAGE(WIFEXITED(st), slurp_file(log));
     CHECK_MESSAGE(WEXITSTATUS(st) == 0, slurp_file(log));
     CHECK_FALSE(mounted_at(mnt));
   }
+  const std::string io = slurp_file(io_file);
+  if (const std::size_t at = io.find("rchar: "); at != std::string::npos)
+    r.daemon_read = std::strtoull(io.c_str() + at + 7, nullptr, 10);
   return r;
 }
 
@@ -1226,7 +1246,14 @@ TEST_CASE("kernel: SIGKILL of the worker at random points never lets a reader se
     const char* name;
     std::vector<generated_file> files;
     kill_round total{};
-  } phases[] = {{"large file", {g.big}}, {"whole tree", g.tree}};
+    std::uint64_t bytes = 0;  // of the files, per cold read
+    unsigned rounds = 0;
+  } phases[] = {{"large file", {g.big}, {}, 48ull << 20}, {"whole tree", g.tree, {}, 0}};
+  for (const generated_file& f : g.tree) {
+    struct stat st;
+    REQUIRE(::stat((k.dir() + "/src" + f.path).c_str(), &st) == 0);
+    phases[1].bytes += static_cast<std::uint64_t>(st.st_size);
+  }
   unsigned round = 0;
   for (phase& p : phases) {
     for (int n = 0; n < 20 && p.total.kills < 25; ++n, ++round) {
@@ -1235,16 +1262,19 @@ TEST_CASE("kernel: SIGKILL of the worker at random points never lets a reader se
                                 k.dir() + "/log" + std::to_string(round), p.files,
                                 0x5eed0000u + round);
       p.total.kills += r.kills;
+      p.total.daemon_read += r.daemon_read;
       p.total.files += r.files;
       p.total.wrong += r.wrong;
       p.total.failed += r.failed;
       p.total.stuck = p.total.stuck || r.stuck;
+      ++p.rounds;
       if (r.stuck) break;
     }
     MESSAGE(std::string(p.name) << ": " << p.total.kills << " worker kills, " << p.total.files
                    << " files checked, " << p.total.wrong << " wrong, " << p.total.failed
                    << " failed reads" << std::string(p.total.stuck ? ", a reader was STUCK" : "")
-                   << " in " << round << " cold rounds so far");
+                   << "; the daemons read " << p.total.daemon_read << " B for " << p.rounds
+                   << " cold reads of " << p.bytes << " B");
     CHECK(p.total.kills >= 25);
     CHECK(p.total.wrong == 0);
     CHECK(p.total.failed == 0);
@@ -1401,4 +1431,42 @@ TEST_CASE("a journal with many more records than ranges is compacted when it is 
   CHECK(again[0].bytes() == present[0].bytes() + 4096);
   ::unlink(path.c_str());
   ::rmdir(tmpl);
+}
+
+TEST_CASE("kernel: with no worker the holder denies readers with EIO after its timeout, never zeros") {
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  char tmpl[] = "/tmp/erofsfs-fanotify-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  const std::string dir = tmpl, mnt = dir + "/mnt", sparse = dir + "/image.sparse";
+  ::mkdir(mnt.c_str(), 0755);
+  auto img = fd_source::open(plain_4k_image().c_str());
+  REQUIRE(img);
+  const device_spec devs[] = {{*img, sparse}};
+  auto b = backend::create(devs);
+  if (!b) {
+    ::unlink(sparse.c_str());
+    ::rmdir(mnt.c_str());
+    ::rmdir(dir.c_str());
+    SKIP_UNLESS_KERNEL(b.error().message());
+  }
+  holder::options ho;
+  ho.orphan_timeout_ms = 300;
+  holder h((*b)->release_group(), ho);
+  std::atomic<bool> stop{false}, relay_ok{true};
+  std::thread relay_thread([&] {
+    while (!stop.load())
+      if (!h.run_once(50)) relay_ok = false;
+  });
+  REQUIRE(mount_erofs(sparse, {}, mnt));
+  const hash_result r = hash_file(mnt + "/data/text-96k");  // its data was never filled
+  CHECK_FALSE(r.ok);
+  CHECK(r.err == EIO);
+  CHECK(h.pending() == 0);
+  CHECK(::umount2(mnt.c_str(), 0) == 0);
+  stop = true;
+  relay_thread.join();
+  CHECK(relay_ok.load());
+  ::unlink(sparse.c_str());
+  ::rmdir(mnt.c_str());
+  ::rmdir(dir.c_str());
 }
