@@ -108,11 +108,12 @@ inline int run_daemon(std::unique_ptr<backend> be, const daemon_options& opt) {
   for (std::size_t i = 1; i < be->device_count(); ++i) blobs.push_back(be->sparse_path(i));
 
   // Children close what only the holder may hold: the group (a worker must not keep it alive
-  // or answer behind the holder's back) and the signalfd.
+  // or answer behind the holder's back) and the signalfd. They keep SIGINT and SIGTERM blocked:
+  // a Ctrl-C reaches the whole process group, and stopping is the holder's decision (it may
+  // need a worker to serve a busy mount until it can be unmounted).
   auto child_cleanup = [&] {
     ::close(h.group_fd());
     ::close(sigfd.get());
-    ::sigprocmask(SIG_UNBLOCK, &sigs, nullptr);
   };
   pid_t worker = -1;
   auto spawn_worker = [&]() -> bool {
@@ -168,7 +169,7 @@ inline int run_daemon(std::unique_ptr<backend> be, const daemon_options& opt) {
       rc = 1;
       break;
     }
-    if (restart_due && !stopping) restart_due = !spawn_worker();
+    if (restart_due) restart_due = !spawn_worker();
     bool stop_signal = false;
     signalfd_siginfo si;
     while (::read(sigfd.get(), &si, sizeof si) == static_cast<ssize_t>(sizeof si))
@@ -192,8 +193,7 @@ inline int run_daemon(std::unique_ptr<backend> be, const daemon_options& opt) {
                 (WIFSIGNALED(wst) ? "signal " + std::to_string(WTERMSIG(wst))
                                   : "status " + std::to_string(WEXITSTATUS(wst))) +
                 "); " + std::to_string(h.pending()) + " events pending, restarting it");
-        restart_due = !stopping;
-        if (restart_due) restart_due = !spawn_worker();
+        restart_due = !spawn_worker();  // also while stopping: a busy mount is still served
       }
     }
     if (stop_signal) stopping = true;
