@@ -1280,6 +1280,28 @@ TEST_CASE("kernel: SIGKILL of the worker at random points never lets a reader se
     CHECK(p.total.failed == 0);
     CHECK_FALSE(p.total.stuck);
   }
+  // The cache the last round's killed workers filled is whole: a new daemon over it reads
+  // every file of that round right without fetching a byte.
+  {
+    const std::string log = k.dir() + "/log-restart";
+    spawned d = spawn_cli({EROFSFS_CLI, "serve-fanotify", g.image, "--cache-dir", root, "--id",
+                           "round" + std::to_string(round - 1), "--mount", k.mnt()},
+                          log);
+    REQUIRE_MESSAGE(wait_for_log(d, "mounted on"), slurp_file(log));
+    for (const generated_file& f : g.tree) {
+      const hash_result h = hash_file(k.mnt() + f.path);
+      REQUIRE(h.ok);
+      CHECK_MESSAGE(h.hex == f.sha256, f.path);
+    }
+    REQUIRE(::kill(d.pid, SIGTERM) == 0);
+    int st = 0;
+    REQUIRE(::waitpid(d.pid, &st, 0) == d.pid);
+    CHECK(WEXITSTATUS(st) == 0);
+    const std::string text = slurp_file(log);
+    MESSAGE("restart over the cache of a killed round: " << text);
+    CHECK(text.find("metadata prefetched: metadata 0 B") != std::string::npos);
+    CHECK(text.find("exiting: metadata 0 B, fetched 0 B") != std::string::npos);
+  }
   // Leave nothing behind: the caches, the logs, the generated tree.
   if (auto l = list_caches(root))
     for (const cache_info& c : *l) (void)remove_cache(root, c.id);
