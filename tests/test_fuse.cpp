@@ -64,7 +64,7 @@ std::vector<listed> list_one_by_one(const image& img, const inode& dir, read_con
   std::uint64_t off = 0;
   for (std::size_t calls = 0; calls < 100000; ++calls) {  // bounded: fixture directories are small
     bool got = false;
-    const status st = fuse::list_dir_from(img, dir, off, ctx, scratch,
+    const status st = fuse::list_dir_from(img, dir, off, scratch, ctx,
                                           [&](const dir_entry& e, std::uint64_t next) {
                                             if (got) return false;
                                             got = true;

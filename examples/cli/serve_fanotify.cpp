@@ -1,48 +1,42 @@
 // erofsfs serve-fanotify: lazy-load an image through fanotify pre-content events.
 //
-//   erofsfs serve-fanotify IMAGE SPARSE [--device SRC SPARSE]... [--mount DIR]
-//   erofsfs serve-fanotify IMAGE --cache-dir ROOT [--id ID] [--device SRC]... [--mount DIR]
+//   erofsfs serve-fanotify IMG --sparse FILE [--device BLOB --sparse FILE]... [--mount DIR]
+//   erofsfs serve-fanotify IMG --cache-dir ROOT [--id ID] [--device BLOB]... [--mount DIR]
 //
-// The first form serves from sparse files the caller names (nothing survives a restart); the
-// second from the persistent cache ROOT/<ID> (ID: by default the sha256 of IMAGE and its
-// blobs), whose filled ranges a restart reuses. Either way the files are locked: a second daemon
-// on them is refused. The daemon is crash-safe (fanotify/daemon.hpp): this process holds the
-// fanotify group, a worker process fills, and a worker that dies is replaced while readers
-// wait. Serves until SIGINT or SIGTERM, then unmounts (a busy mount keeps being served until
-// it can be). Needs root and Linux >= 6.14. All the logic is in the library; this file parses.
+// Every source gets a sparse local copy: with --sparse, the first is IMG's and the next ones
+// belong to the --device blobs in order (nothing survives a restart); with --cache-dir, they
+// live in the persistent cache ROOT/<ID> (ID: by default the sha256 over the sha256 of IMG and
+// of each blob), whose durably filled ranges a restart reuses. Either way the files are locked:
+// a second daemon on them is refused and touches nothing. The daemon is crash-safe
+// (fanotify/daemon.hpp): this process holds the fanotify group, a worker process fills, and a
+// worker that dies is replaced while readers wait. SIGINT or SIGTERM unmount and stop it; a
+// busy mount is served until it can be unmounted. Needs root and Linux >= 6.14. The logic is
+// in the library; this file turns the command line into its calls.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
-#include <cstring>
 #include <erofsfs/backends/fanotify/backend.hpp>
 #include <erofsfs/backends/fanotify/daemon.hpp>
 #include <erofsfs/base/sha256.hpp>
-#include <erofsfs/io/fd_source.hpp>
 #include <memory>
 #include <string>
 #include <vector>
 
-#include "commands.hpp"
+#include "common.hpp"
+
+namespace erofsfs::cli {
 
 namespace {
 
-using namespace erofsfs;
-
-int usage() {
-  std::fprintf(stderr,
-               "usage: erofsfs serve-fanotify IMAGE SPARSE [--device SRC SPARSE]... [--mount DIR]\n"
-               "       erofsfs serve-fanotify IMAGE --cache-dir ROOT [--id ID] [--device SRC]... "
-               "[--mount DIR]\n");
-  return 2;
-}
-
-// The cache id of an image: sha256 over the sha256 of each of its files, in device order.
-result<std::string> identity_of(const std::vector<fd_source>& sources) {
+// The cache id of an image: sha256 over the hex sha256 of each of its sources, in device order.
+result<std::string> identity_of(std::span<const source_ref> sources) {
   sha256 all;
   std::vector<std::byte> buf(1 << 20);
-  for (const fd_source& s : sources) {
+  for (const source_ref& s : sources) {
+    if (!s.size()) return make_error(errc::invalid_argument, what::device_size_unknown_source_has_no_size_and_the_image_non);
     sha256 one;
-    const std::uint64_t size = s.size();
+    const std::uint64_t size = *s.size();
     for (std::uint64_t off = 0; off < size;) {  // bounded: off grows to size
       const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(size - off, buf.size()));
       if (std::error_code ec = s.read_at(off, std::span(buf.data(), n)))
@@ -56,91 +50,70 @@ result<std::string> identity_of(const std::vector<fd_source>& sources) {
   return all.hex();
 }
 
-}  // namespace
-
-namespace erofsfs::cli {
-
-// argv[0] is the subcommand name; the arguments follow. --device takes two values with sparse
-// files (the blob's source and its sparse file) and one with --cache-dir, so the shared option
-// parser does not apply.
-int run_serve_fanotify(int argc, char** argv) {
-  bool cache = false;
-  for (int i = 1; i < argc; ++i)
-    if (std::strcmp(argv[i], "--cache-dir") == 0) cache = true;
-  std::vector<std::string> src_paths, sparse_paths;
-  std::string mount_dir, cache_root, cache_id;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    if (a == "--device") {
-      if (i + (cache ? 1 : 2) >= argc) return usage();
-      src_paths.push_back(argv[++i]);
-      if (!cache) sparse_paths.push_back(argv[++i]);
-    } else if (a == "--mount" || a == "--cache-dir" || a == "--id") {
-      if (i + 1 >= argc) return usage();
-      (a == "--mount" ? mount_dir : a == "--id" ? cache_id : cache_root) = argv[++i];
-    } else if (a == "-h" || a == "--help") {
-      usage();
-      return 0;
-    } else if (!a.empty() && a[0] == '-') {
-      std::fprintf(stderr, "serve-fanotify: unknown option %s\n", a.c_str());
-      return usage();
-    } else if (src_paths.empty()) {
-      src_paths.push_back(a);  // the positionals come first; --device values follow them
-    } else if (!cache && src_paths.size() == 1 && sparse_paths.empty()) {
-      sparse_paths.push_back(a);
-    } else {
-      return usage();
-    }
-  }
-  if (src_paths.empty() || (!cache && sparse_paths.size() != src_paths.size()) ||
-      (!cache && !cache_id.empty()))
-    return usage();
+int run_serve_fanotify(const args& a) {
+  std::vector<std::string> src_paths{a.positional[0]};
+  for (const std::string& d : a.values("device")) src_paths.push_back(d);
+  const std::vector<std::string> sparse_paths = a.values("sparse");
+  const std::string mount_dir = a.value("mount") ? *a.value("mount") : std::string();
+  const bool cache = a.has("cache-dir");
+  if (cache && !sparse_paths.empty())
+    return usage_error(a, "give either --cache-dir or --sparse files, not both");
+  if (!cache && a.has("id")) return usage_error(a, "--id names a cache: it needs --cache-dir");
+  if (!cache && sparse_paths.size() != src_paths.size())
+    return usage_error(a, "give one --sparse FILE for IMG and one for each --device, in order (" +
+                              std::to_string(src_paths.size()) + " needed, " +
+                              std::to_string(sparse_paths.size()) + " given), or --cache-dir");
 
   // A sparse file is written into: refuse one that names a source.
   for (const std::string& sp : sparse_paths) {
-    struct stat a;
-    if (::stat(sp.c_str(), &a) != 0) continue;
+    struct stat st_sparse;
+    if (::stat(sp.c_str(), &st_sparse) != 0) continue;
     for (const std::string& p : src_paths) {
-      struct stat b;
-      if (::stat(p.c_str(), &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-        std::fprintf(stderr, "serve-fanotify: %s is a source, not a sparse file\n", sp.c_str());
-        return 2;
-      }
+      struct stat st_src;
+      if (::stat(p.c_str(), &st_src) == 0 && st_sparse.st_dev == st_src.st_dev &&
+          st_sparse.st_ino == st_src.st_ino)
+        return usage_error(a, escape(sp) + " is a source, not a sparse file");
     }
   }
 
-  std::vector<fd_source> sources;
-  sources.reserve(src_paths.size());
+  // The image (from --offset on) and its blobs, opened like every other command opens them.
+  std::vector<std::unique_ptr<file_source>> files;
   for (const std::string& p : src_paths) {
-    auto s = fd_source::open(p.c_str());
-    if (!s) {
-      std::fprintf(stderr, "serve-fanotify: %s: %s\n", p.c_str(), s.error().message().c_str());
-      return 1;
+    files.push_back(std::make_unique<file_source>());
+    if (std::string e = files.back()->open(p.c_str()); !e.empty()) {
+      report(a.cmd, p + ": " + e);
+      return exit_problem;
     }
-    sources.push_back(std::move(*s));
   }
-  fanotify::backend_options opt;
+  offset_source image_window;
+  if (!window_at_offset(a, src_paths[0], files[0]->ref(), image_window)) return exit_problem;
+  std::vector<source_ref> sources{image_window};
+  for (std::size_t i = 1; i < files.size(); ++i) sources.push_back(files[i]->ref());
+
+  fanotify::backend_options bo;
+  bo.decompressors = &decoders();  // metadata_ranges() reads compressed directories and packed data
   if (cache) {
-    if (cache_id.empty()) {
+    bo.cache_root = *a.value("cache-dir");
+    if (a.value("id")) {
+      bo.cache_id = *a.value("id");
+    } else {
       auto id = identity_of(sources);
       if (!id) {
-        std::fprintf(stderr, "serve-fanotify: %s\n", id.error().message().c_str());
-        return 1;
+        report(a.cmd, id.error().message());
+        return exit_problem;
       }
-      cache_id = *id;
+      bo.cache_id = *id;
     }
-    opt.cache_root = cache_root;
-    opt.cache_id = cache_id;
   }
   std::vector<fanotify::device_spec> devs;
   for (std::size_t i = 0; i < sources.size(); ++i)
     devs.push_back({sources[i], cache ? std::string() : sparse_paths[i]});
 
-  auto created = fanotify::backend::create(devs, opt);
+  auto created = fanotify::backend::create(devs, bo);
   if (!created) {
     // A refused lock names the owner's pid as the error's value.
     std::fprintf(stderr, "serve-fanotify: %s\n", created.error().message().c_str());
-    return 1;
+    return exit_problem;
   }
   std::unique_ptr<fanotify::backend> be = std::move(*created);
   if (cache) std::fprintf(stderr, "serve-fanotify: cache %s\n", be->cache_dir().c_str());
@@ -150,5 +123,27 @@ int run_serve_fanotify(int argc, char** argv) {
   dopt.mount_dir = mount_dir;
   return fanotify::run_daemon(std::move(be), dopt);
 }
+
+constexpr option_def options[] = {
+    {"sparse", 0, value_kind::text, "FILE",
+     "a sparse local copy: first IMG's, then one per --device in order", true},
+    {"cache-dir", 0, value_kind::text, "ROOT",
+     "keep the sparse copies in the persistent cache ROOT/<id> instead (reused on restart)"},
+    {"id", 0, value_kind::text, "ID",
+     "the cache's id (default: sha256 of IMG and its blobs, which reads them once)"},
+    {"mount", 0, value_kind::text, "DIR", "also mount the image on DIR (unmounted on exit)"},
+    common::device,
+    common::offset,
+};
+constexpr positional_def positionals[] = {{"IMG", arity::one}};
+
+}  // namespace
+
+const command_spec serve_fanotify_command{
+    "serve-fanotify",
+    "lazy-load IMG into sparse files or a cache on fanotify pre-content events (root, 6.14+)",
+    options, positionals, run_serve_fanotify,
+    "IMG (--sparse FILE [--device BLOB --sparse FILE]... | --cache-dir ROOT [--id ID] "
+    "[--device BLOB]...) [--mount DIR]"};
 
 }  // namespace erofsfs::cli

@@ -56,8 +56,8 @@ struct walk_options {
 // (limits::max_walk_inodes), goes to problem() and the walk returns success; with
 // walk_errors::stop the first problem is returned and problem() is never called.
 template <class Visitor>
-status walk_tree(const image& img, read_context& ctx, const inode& start,
-                 std::string_view start_path, Visitor&& v, const walk_options& opt = {}) {
+status walk_tree(const image& img, const inode& start, std::string_view start_path,
+                 read_context& ctx, Visitor&& v, const walk_options& opt = {}) {
   const bool report = opt.on_error == walk_errors::report;
   auto problem = [&](std::string_view where, const error& e) -> status {
     if (!report) return e;
@@ -183,7 +183,7 @@ status walk_from(const image& img, std::uint64_t start_nid, read_context& ctx, V
     return make_error(errc::not_a_directory, what::walk_start_is_not_a_directory,
                       {.nid = start_nid});
   detail::visit_all<std::remove_reference_t<Visit>> v{visit};
-  return walk_tree(img, ctx, start, "/", v);
+  return walk_tree(img, start, "/", ctx, v);
 }
 
 template <class Visit>

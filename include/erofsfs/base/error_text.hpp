@@ -45,6 +45,8 @@ inline constexpr char compact_indexes_with_only_one_big_pcluster_advise_bit[] =
     "compact indexes with only one big-pcluster advise bit";
 inline constexpr char compressed_extent_longer_than_12_mib[] =
     "compressed extent longer than 12 MiB";
+inline constexpr char compressed_extent_runs_over_a_head_lcluster[] =
+    "compressed extent runs over a HEAD lcluster";
 inline constexpr char compressed_extents_overlap[] = "compressed extents overlap";
 inline constexpr char compressed_index_span_overflows[] = "compressed index span overflows";
 inline constexpr char compressed_inode_in_an_uncompressed_image[] =
@@ -152,6 +154,35 @@ inline constexpr char fscache_daemon_needs_a_resolver[] = "fscache daemon needs 
 inline constexpr char fuse_session_failed[] = "FUSE session failed";
 inline constexpr char give_either_sparse_paths_or_a_cache_directory[] =
     "give either sparse paths or a cache directory";
+inline constexpr char http_body_longer_than_the_range[] = "HTTP body longer than the range";
+inline constexpr char http_body_shorter_than_the_range[] = "HTTP body shorter than the range";
+inline constexpr char http_cannot_create_a_curl_handle[] = "HTTP: cannot create a curl handle";
+inline constexpr char http_connection_closed_mid_body[] = "HTTP connection closed mid-body";
+inline constexpr char http_connection_failed[] = "HTTP connection failed";
+inline constexpr char http_content_encoding_is_not_identity[] =
+    "HTTP Content-Encoding is not identity";
+inline constexpr char http_content_length_differs_from_the_range[] =
+    "HTTP Content-Length differs from the range";
+inline constexpr char http_content_range_differs_from_the_request[] =
+    "HTTP Content-Range differs from the request";
+inline constexpr char http_content_range_missing_or_malformed[] =
+    "HTTP 206 without a well-formed Content-Range";
+inline constexpr char http_object_is_empty[] = "HTTP object is empty";
+inline constexpr char http_object_larger_than_2_63_bytes[] = "HTTP object larger than 2^63 bytes";
+inline constexpr char http_object_not_found[] = "HTTP object not found";
+inline constexpr char http_object_size_changed[] = "HTTP object size changed";
+inline constexpr char http_option_out_of_range[] = "HTTP option out of range";
+inline constexpr char http_read_past_the_end_of_the_object[] =
+    "HTTP read past the end of the object";
+inline constexpr char http_request_timed_out[] = "HTTP request timed out";
+inline constexpr char http_server_error_status[] = "HTTP server error status";
+inline constexpr char http_server_ignored_the_range_request[] =
+    "HTTP server ignored the range request (200 instead of 206)";
+inline constexpr char http_too_many_redirects[] = "HTTP too many redirects";
+inline constexpr char http_too_many_requests[] = "HTTP too many requests (429)";
+inline constexpr char http_transfer_failed[] = "HTTP transfer failed";
+inline constexpr char http_unexpected_status[] = "HTTP unexpected status";
+inline constexpr char http_url_is_not_http_or_https[] = "URL is not http:// or https://";
 inline constexpr char i_size_overflows[] = "i_size overflows";
 inline constexpr char image_shorter_than_a_superblock[] = "image shorter than a superblock";
 inline constexpr char image_shorter_than_the_superblock_block[] =
@@ -175,6 +206,8 @@ inline constexpr char lcluster_beyond_the_compact_index_array[] =
 inline constexpr char lcluster_clusterofs_beyond_the_lcluster[] =
     "lcluster clusterofs beyond the lcluster";
 inline constexpr char lcluster_index_position_overflows[] = "lcluster index position overflows";
+inline constexpr char lcluster_lookback_passes_a_head[] =
+    "lcluster lookback passes a HEAD lcluster";
 inline constexpr char lcluster_size_above_2_gib[] = "lcluster size above 2 GiB";
 inline constexpr char libfuse_refused_the_session_options[] = "libfuse refused the session options";
 inline constexpr char long_xattr_prefix_length_out_of_range[] =
@@ -234,6 +267,10 @@ inline constexpr char not_a_symlink[] = "not a symlink";
 inline constexpr char number_of_devices_given_differs_from_the_image_s_device[] =
     "number of devices given differs from the image's device table";
 inline constexpr char offset_at_or_beyond_end_of_file[] = "offset at or beyond end of file";
+inline constexpr char offset_source_needs_a_sized_source_or_a_length[] =
+    "offset_source needs a sized source or a length";
+inline constexpr char offset_source_window_past_the_end_of_its_source[] =
+    "offset_source window past the end of its source";
 inline constexpr char open_message_does_not_fit[] = "OPEN message does not fit";
 inline constexpr char packed_inode_is_not_a_regular_file[] = "packed inode is not a regular file";
 inline constexpr char packed_inode_nid_points_into_the_metabox[] =

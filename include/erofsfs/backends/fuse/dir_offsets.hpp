@@ -35,8 +35,8 @@ inline constexpr std::uint64_t dir_offset(std::uint64_t block, std::uint64_t ind
 // buffer is full; that entry is not consumed) or the directory ends. An offset past the end
 // lists nothing; an offset inside a block that has fewer entries goes on with the next block.
 template <class Emit>
-status list_dir_from(const image& img, const inode& dir, std::uint64_t off, read_context& ctx,
-                     std::vector<std::byte>& scratch, Emit&& emit) {
+status list_dir_from(const image& img, const inode& dir, std::uint64_t off,
+                     std::vector<std::byte>& scratch, read_context& ctx, Emit&& emit) {
   if (!dir.is_dir())
     return make_error(errc::not_a_directory, what::not_a_directory, {.nid = dir.nid});
   const std::uint64_t nblocks = div_round_up(dir.size, img.block_size());

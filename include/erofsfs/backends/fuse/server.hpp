@@ -426,7 +426,7 @@ class server {
     error child_error{};
     bool child_failed = false;
     const status st = list_dir_from(
-        s.img_, opened(fi), static_cast<std::uint64_t>(off), w->ctx, w->scratch,
+        s.img_, opened(fi), static_cast<std::uint64_t>(off), w->scratch, w->ctx,
         [&](const dir_entry& e, std::uint64_t next) -> bool {
           w->name.assign(e.name);  // libfuse wants a C string
           char* at = w->reply.data() + used;
