@@ -18,6 +18,7 @@ extern const command_spec extract_command;
 extern const command_spec fsck_command;
 extern const command_spec serve_cachefiles_command;
 extern const command_spec serve_fanotify_command;
+extern const command_spec cache_command;
 extern const command_spec mount_command;
 
 }  // namespace erofsfs::cli

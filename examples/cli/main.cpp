@@ -14,7 +14,7 @@ const command_spec* const commands[] = {
     &info_command,  &ls_command,   &cat_command,
     &stat_command,  &map_command,  &extract_command,
     &fsck_command,  &serve_cachefiles_command, &serve_fanotify_command,
-    &mount_command,
+    &cache_command, &mount_command,
 };
 
 const command_spec* find_command(std::string_view name) {

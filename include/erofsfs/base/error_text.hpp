@@ -19,8 +19,13 @@ inline constexpr char bogus_delta0_in_a_big_pcluster_compact_pack[] =
     "bogus delta0 in a big-pcluster compact pack";
 inline constexpr char bogus_i_mode_file_type[] = "bogus i_mode file type";
 inline constexpr char bogus_lcluster_lookback_distance[] = "bogus lcluster lookback distance";
+inline constexpr char cache_devices_file_is_malformed[] = "cache devices file is malformed";
 inline constexpr char cache_directory_empty_or_has_nul_newline[] =
     "cache directory empty or has NUL/newline";
+inline constexpr char cache_file_too_large[] = "cache file too large";
+inline constexpr char cache_holds_a_different_image[] = "cache holds a different image";
+inline constexpr char cache_id_is_not_valid[] = "cache id is not valid";
+inline constexpr char cache_is_locked_by_another_daemon[] = "cache is locked by another daemon";
 inline constexpr char cache_tag_has_a_space_nul_or_newline[] =
     "cache tag has a space, NUL or newline";
 inline constexpr char cachefiles_device_reported_pollerr_pollnval[] =
@@ -147,6 +152,8 @@ inline constexpr char fragment_extent_without_a_packed_inode[] =
     "fragment extent without a packed inode";
 inline constexpr char fscache_daemon_needs_a_resolver[] = "fscache daemon needs a resolver";
 inline constexpr char fuse_session_failed[] = "FUSE session failed";
+inline constexpr char give_either_sparse_paths_or_a_cache_directory[] =
+    "give either sparse paths or a cache directory";
 inline constexpr char http_body_longer_than_the_range[] = "HTTP body longer than the range";
 inline constexpr char http_body_shorter_than_the_range[] = "HTTP body shorter than the range";
 inline constexpr char http_cannot_create_a_curl_handle[] = "HTTP: cannot create a curl handle";
@@ -190,6 +197,8 @@ inline constexpr char inode_type_has_no_data[] = "inode type has no data";
 inline constexpr char invalid_dirent_file_type[] = "invalid dirent file type";
 inline constexpr char invalid_first_dirent_nameoff[] = "invalid first dirent nameoff";
 inline constexpr char ishare_xattr_prefix_id_out_of_range[] = "ishare xattr prefix id out of range";
+inline constexpr char journal_device_count_differs_from_the_cache[] =
+    "journal device count differs from the cache";
 inline constexpr char last_dirent_nameoff_out_of_block[] = "last dirent nameoff out of block";
 inline constexpr char lcluster_0_does_not_start_an_extent[] = "lcluster 0 does not start an extent";
 inline constexpr char lcluster_beyond_the_compact_index_array[] =
@@ -248,6 +257,7 @@ inline constexpr char negative_i_size[] = "negative i_size";
 inline constexpr char nid_out_of_range[] = "nid out of range";
 inline constexpr char no_primary_image_given[] = "no primary image given";
 inline constexpr char no_primary_source[] = "no primary source";
+inline constexpr char no_such_cache[] = "no such cache";
 inline constexpr char no_such_device[] = "no such device";
 inline constexpr char no_such_entry[] = "no such entry";
 inline constexpr char no_such_xattr[] = "no such xattr";
@@ -285,12 +295,18 @@ inline constexpr char pwrite_range_overflows_off_t[] = "pwrite range overflows o
 inline constexpr char pwrite_wrote_nothing[] = "pwrite wrote nothing";
 inline constexpr char read_message_does_not_fit[] = "READ message does not fit";
 inline constexpr char read_outside_the_encoded_extent[] = "read outside the encoded extent";
+inline constexpr char relay_answer_is_malformed[] = "relay answer is malformed";
+inline constexpr char relay_event_is_malformed[] = "relay event is malformed";
+inline constexpr char relay_message_has_the_wrong_size[] = "relay message has the wrong size";
 inline constexpr char resolver_returned_an_empty_source[] = "resolver returned an empty source";
 inline constexpr char root_inode_is_not_a_directory[] = "root inode is not a directory";
 inline constexpr char root_nid_in_metabox_without_the_metabox_feature[] =
     "root nid in metabox without the metabox feature";
 inline constexpr char shared_xattr_area_address_overflows[] = "shared xattr area address overflows";
 inline constexpr char source_read_failed[] = "source read failed";
+inline constexpr char sparse_file_is_locked_by_another_daemon[] =
+    "sparse file is locked by another daemon";
+inline constexpr char sparse_file_is_not_a_regular_file[] = "sparse file is not a regular file";
 inline constexpr char start_block_address_overflows[] = "start block address overflows";
 inline constexpr char superblock_checksum_mismatch[] = "superblock checksum mismatch";
 inline constexpr char superblock_extension_slots_exceed_a_page[] =
@@ -298,6 +314,9 @@ inline constexpr char superblock_extension_slots_exceed_a_page[] =
 inline constexpr char symlink_target_contains_a_nul_byte[] = "symlink target contains a NUL byte";
 inline constexpr char symlink_target_longer_than_path_max_1[] =
     "symlink target longer than PATH_MAX - 1";
+inline constexpr char too_many_devices_for_a_cache[] = "too many devices for a cache";
+inline constexpr char too_many_entries_in_the_cache_directory[] =
+    "too many entries in the cache directory";
 inline constexpr char too_many_extra_devices[] = "too many extra devices";
 inline constexpr char too_many_fanotify_info_records[] = "too many fanotify info records";
 inline constexpr char too_many_open_cache_objects[] = "too many open cache objects";
