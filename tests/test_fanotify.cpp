@@ -1245,6 +1245,8 @@ kill_round cold_read_under_kills(const std::string& image, const std::string& ro
     CHECK_MESSAGE(WIFEXITED(st), slurp_file(log));
     CHECK_MESSAGE(WEXITSTATUS(st) == 0, slurp_file(log));
     CHECK_FALSE(mounted_at(mnt));
+  } else {
+    ::umount2(mnt.c_str(), MNT_DETACH);  // the killed daemon could not: leave no mount behind
   }
   return r;
 }
