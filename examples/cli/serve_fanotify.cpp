@@ -9,7 +9,9 @@
 // them. With --mount, also mounts the image's sparse file on DIR (file-backed EROFS mount,
 // device= options for the blobs' sparse files) and unmounts it on exit. Serves until SIGINT or
 // SIGTERM; if the mount is still busy then, it keeps serving and a second signal detaches it
-// lazily. Needs root and Linux >= 6.14.
+// lazily. Needs root and Linux >= 6.14. With --verity-root, IMG is read through its dm-verity
+// tree (verity.hpp): a block that does not match is never written to the sparse file, its
+// reader gets EIO and a line naming the block is logged.
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -91,8 +93,17 @@ int run_serve_fanotify(const args& a) {
       return exit_problem;
     }
   }
+  source_ref image_file = files[0]->ref();
+  std::unique_ptr<verified_source> verified;
+  if (wants_verity(a)) {
+    if (std::string e = verified_source::open(image_file, a, verified); !e.empty()) {
+      report(a.cmd, src_paths[0] + ": " + e);
+      return exit_problem;
+    }
+    image_file = verified->ref();
+  }
   offset_source image_window;
-  if (!window_at_offset(a, src_paths[0], files[0]->ref(), image_window)) return exit_problem;
+  if (!window_at_offset(a, src_paths[0], image_file, image_window)) return exit_problem;
   std::vector<fanotify::device_spec> devs{{image_window, sparse_paths[0]}};
   for (std::size_t i = 1; i < files.size(); ++i) devs.push_back({files[i]->ref(), sparse_paths[i]});
 
@@ -210,6 +221,9 @@ constexpr option_def options[] = {
     {"mount", 0, value_kind::text, "DIR", "also mount the image on DIR (unmounted on exit)"},
     common::device,
     common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
 };
 constexpr positional_def positionals[] = {{"IMG", arity::one}};
 
@@ -219,6 +233,6 @@ const command_spec serve_fanotify_command{
     "serve-fanotify",
     "lazy-load IMG into sparse files on fanotify pre-content events (root, Linux 6.14+)", options,
     positionals, run_serve_fanotify,
-    "IMG --sparse FILE [--device BLOB --sparse FILE]... [--mount DIR]"};
+    "IMG --sparse FILE [--device BLOB --sparse FILE]... [--mount DIR] [--verity-root HEX ...]"};
 
 }  // namespace erofsfs::cli
