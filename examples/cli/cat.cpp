@@ -74,7 +74,14 @@ int run_cat(const args& a) {
   return failed ? exit_problem : exit_ok;
 }
 
-constexpr option_def options[] = {common::nid, common::device, common::offset};
+constexpr option_def options[] = {
+    common::nid,
+    common::device,
+    common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
+};
 constexpr positional_def positionals[] = {{"IMG", arity::one},
                                           {"PATH", arity::one_or_more, "nid"}};
 

@@ -37,6 +37,7 @@
 #include "commands.hpp"
 #include "decoders.hpp"
 #include "options.hpp"
+#include "verity.hpp"
 
 namespace erofsfs::cli {
 
@@ -229,6 +230,7 @@ struct opened_image {
   std::string path;
   std::vector<std::string> device_paths;
   file_source file;
+  std::unique_ptr<verified_source> verified;  // `file` through its verity tree (--verity-root)
   offset_source primary;  // the EROFS image inside `file` (from --offset; all of it by default)
   std::vector<std::unique_ptr<file_source>> devices;
   std::vector<source_ref> device_refs;
@@ -263,7 +265,15 @@ inline std::unique_ptr<opened_image> open_image(const args& a, const std::string
     report(a.cmd, path + ": " + e);
     return nullptr;
   }
-  if (!window_at_offset(a, path, o->file.ref(), o->primary)) return nullptr;
+  source_ref file = o->file.ref();
+  if (wants_verity(a)) {
+    if (std::string e = verified_source::open(file, a, o->verified); !e.empty()) {
+      report(a.cmd, path + ": " + e);
+      return nullptr;
+    }
+    file = o->verified->ref();
+  }
+  if (!window_at_offset(a, path, file, o->primary)) return nullptr;
   for (const std::string& d : o->device_paths) {
     o->devices.push_back(std::make_unique<file_source>());
     if (std::string e = o->devices.back()->open(d.c_str()); !e.empty()) {

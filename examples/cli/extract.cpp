@@ -396,7 +396,13 @@ int run_extract(const args& a) {
   return failed ? exit_problem : exit_ok;
 }
 
-constexpr option_def options[] = {common::device, common::offset};
+constexpr option_def options[] = {
+    common::device,
+    common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
+};
 constexpr positional_def positionals[] = {
     {"IMG", arity::one}, {"DIR", arity::one}, {"PATH", arity::optional}};
 

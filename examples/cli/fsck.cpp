@@ -139,7 +139,14 @@ int run_fsck(const args& a) {
   return problems ? exit_problem : exit_ok;
 }
 
-constexpr option_def options[] = {common::json, common::device, common::offset};
+constexpr option_def options[] = {
+    common::json,
+    common::device,
+    common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
+};
 constexpr positional_def positionals[] = {{"IMG", arity::one}};
 
 }  // namespace

@@ -220,7 +220,14 @@ int run_info(const args& a) {
   return exit_ok;
 }
 
-constexpr option_def options[] = {common::device, common::offset, common::json};
+constexpr option_def options[] = {
+    common::device,
+    common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
+    common::json,
+};
 constexpr positional_def positionals[] = {{"IMG", arity::one}};
 
 }  // namespace

@@ -213,6 +213,9 @@ constexpr option_def options[] = {
     common::nid,
     common::device,
     common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
 };
 constexpr positional_def positionals[] = {{"IMG", arity::one},
                                           {"PATH", arity::optional, "nid"}};

@@ -118,6 +118,9 @@ constexpr option_def options[] = {
      "stay in the foreground and log to stderr (default: detach, log to syslog)"},
     common::device,
     common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
 };
 constexpr positional_def positionals[] = {{"IMG", arity::one}, {"MOUNTPOINT", arity::one}};
 

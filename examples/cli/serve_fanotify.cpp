@@ -12,6 +12,9 @@
 // worker that dies is replaced while readers wait. SIGINT or SIGTERM unmount and stop it; a
 // busy mount is served until it can be unmounted. Needs root and Linux >= 6.14. The logic is
 // in the library; this file turns the command line into its calls.
+// With --verity-root, IMG is read through its dm-verity tree (verity.hpp): a block that does
+// not match is never written to a sparse file, its reader gets EIO and a line naming the
+// block is logged.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -85,8 +88,17 @@ int run_serve_fanotify(const args& a) {
       return exit_problem;
     }
   }
+  source_ref image_file = files[0]->ref();
+  std::unique_ptr<verified_source> verified;
+  if (wants_verity(a)) {
+    if (std::string e = verified_source::open(image_file, a, verified); !e.empty()) {
+      report(a.cmd, src_paths[0] + ": " + e);
+      return exit_problem;
+    }
+    image_file = verified->ref();
+  }
   offset_source image_window;
-  if (!window_at_offset(a, src_paths[0], files[0]->ref(), image_window)) return exit_problem;
+  if (!window_at_offset(a, src_paths[0], image_file, image_window)) return exit_problem;
   std::vector<source_ref> sources{image_window};
   for (std::size_t i = 1; i < files.size(); ++i) sources.push_back(files[i]->ref());
 
@@ -134,6 +146,9 @@ constexpr option_def options[] = {
     {"mount", 0, value_kind::text, "DIR", "also mount the image on DIR (unmounted on exit)"},
     common::device,
     common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
 };
 constexpr positional_def positionals[] = {{"IMG", arity::one}};
 
@@ -144,6 +159,6 @@ const command_spec serve_fanotify_command{
     "lazy-load IMG into sparse files or a cache on fanotify pre-content events (root, 6.14+)",
     options, positionals, run_serve_fanotify,
     "IMG (--sparse FILE [--device BLOB --sparse FILE]... | --cache-dir ROOT [--id ID] "
-    "[--device BLOB]...) [--mount DIR]"};
+    "[--device BLOB]...) [--mount DIR] [--verity-root HEX ...]"};
 
 }  // namespace erofsfs::cli

@@ -156,7 +156,15 @@ int run_stat(const args& a) {
   return failed ? exit_problem : exit_ok;
 }
 
-constexpr option_def options[] = {common::json, common::nid, common::device, common::offset};
+constexpr option_def options[] = {
+    common::json,
+    common::nid,
+    common::device,
+    common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
+};
 constexpr positional_def positionals[] = {{"IMG", arity::one}, {"PATH", arity::one, "nid"}};
 
 }  // namespace
