@@ -797,6 +797,13 @@ TEST_CASE("kernel: erofsfs serve-fanotify opens a zstd metabox image (it has eve
                  regressions + "metabox-zstd.manifest.jsonl");
 }
 
+TEST_CASE("kernel: erofsfs serve-fanotify opens an LZMA metabox image") {
+  // The same tree with its inodes in a MicroLZMA-compressed metabox.
+  const std::string regressions = std::string(EROFSFS_TEST_DATA) + "/regressions/";
+  serve_with_cli(regressions + "metabox-lzma.erofs", {},
+                 regressions + "metabox-lzma.manifest.jsonl");
+}
+
 // ---- one owner, persistent cache -----------------------------------------------------------
 
 namespace {
