@@ -1,13 +1,16 @@
-// Per-thread scratch state for reading (L3). Reads on a const image are thread-safe as long as
+// Per-thread scratch state for reading (L5). Reads on a const image are thread-safe as long as
 // each thread passes its own read_context. The buffers grow to the largest pcluster/extent met
 // (bounded by the format: 1 MiB encoded, 12 MiB decoded) and are then reused, so steady-state
-// reading does not allocate.
+// reading does not allocate. With a shared_cache, decoded extents live in that cache instead
+// (one buffer per decode) and this context holds only the one it last read from.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <vector>
+
+#include "decoded_cache.hpp"
 
 namespace erofsfs {
 
@@ -30,6 +33,14 @@ class read_context {
     std::uint64_t physical = ~std::uint64_t{0};  // where the pcluster was read from
   } decoded_for;
 
+  // Optional, borrowed (it must outlive the context): the decoded-pcluster cache shared with
+  // other readers. Null: only the one-extent cache above.
+  decoded_cache* shared_cache = nullptr;
+  // The shared cache's entry this context last read from, so reads inside one extent go
+  // without a lookup (and the bytes stay valid even if the cache evicts them meanwhile).
+  decoded_ref shared_held;
+  decoded_cache_key shared_held_key;
+
   // Metadata blocks copied out of a non-contiguous source (directory blocks during lookups).
   std::vector<std::byte> scratch;
 
@@ -38,7 +49,11 @@ class read_context {
   bool keep_decoded = true;
 
   // Forget cached decoded data (e.g. after the underlying source changed).
-  void invalidate() noexcept { decoded_for = {}; }
+  void invalidate() noexcept {
+    decoded_for = {};
+    shared_held = nullptr;
+    shared_held_key = {};
+  }
   // Forget it and give the buffers' memory back.
   void release() noexcept {
     invalidate();
