@@ -1,5 +1,5 @@
-// `erofsfs cat IMG PATH...`: file contents to standard output, read in large pieces into one
-// reusable buffer (no whole-file allocation, whatever the file size).
+// `erofsfs cat [--cache-size MIB] IMG PATH...`: file contents to standard output, read in large
+// pieces into one reusable buffer (no whole-file allocation, whatever the file size).
 #include "common.hpp"
 
 namespace erofsfs::cli {
@@ -25,11 +25,15 @@ bool write_all(bytes_view data) {
 }  // namespace
 
 int run_cat(int argc, char** argv) {
+  static constexpr option_spec specs[] = {cache_size_option};
   args a;
-  if (int rc = parse_args(argc, argv, {}, 2, ~std::size_t{0}, a); rc >= 0) return rc;
+  if (int rc = parse_args(argc, argv, specs, 2, ~std::size_t{0}, a); rc >= 0) return rc;
+  std::unique_ptr<decoded_cache> cache;
+  if (!make_shared_cache(a, cache)) return exit_usage;
   auto o = open_image(a, a.positional[0]);
   if (!o) return exit_problem;
   read_context ctx;
+  ctx.shared_cache = cache.get();  // files sharing pclusters, or named twice, decode once
   std::vector<std::byte> buf(chunk_size);
   bool failed = false;
   for (std::size_t i = 1; i < a.positional.size(); ++i) {

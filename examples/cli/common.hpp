@@ -281,6 +281,30 @@ inline int parse_args(int argc, char** argv, std::span<const option_spec> specs,
   return -1;
 }
 
+// --cache-size MIB (cat, mount): a decoded_cache (decode/decoded_cache.hpp) of that many MiB
+// shared by all of the command's readers. Returns false (after printing why) on a bad value;
+// `out` stays null when the option is absent or 0.
+inline constexpr option_spec cache_size_option{"cache-size", 0, true};
+inline bool make_shared_cache(const args& a, std::unique_ptr<decoded_cache>& out) {
+  const std::string* v = a.value(cache_size_option.long_name);
+  if (!v) return true;
+  constexpr std::uint64_t max_mib = std::uint64_t{1} << 30;  // 1 PiB: no sane budget is larger
+  std::uint64_t mib = 0;
+  for (const char c : *v) {  // bounded by the value's length
+    if (c < '0' || c > '9' || mib > max_mib) {
+      report(a.cmd, "--cache-size takes a number of MiB, not '" + escape(*v) + "'");
+      return false;
+    }
+    mib = mib * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  if (v->empty() || mib > max_mib) {
+    report(a.cmd, "--cache-size takes a number of MiB, not '" + escape(*v) + "'");
+    return false;
+  }
+  if (mib) out = std::make_unique<decoded_cache>(static_cast<std::size_t>(mib << 20));
+  return true;
+}
+
 // --- opening --------------------------------------------------------------------------------
 
 // One image or device file. Regular files are mapped (metadata is then parsed in place);

@@ -16,7 +16,7 @@ constexpr command commands[] = {
      run_info},
     {"ls", "[-l] [-R] [-a] IMG [PATH]", "list a directory (-l long format, -R recursive, -a all)",
      run_ls},
-    {"cat", "IMG PATH...", "write files to standard output", run_cat},
+    {"cat", "[--cache-size MIB] IMG PATH...", "write files to standard output", run_cat},
     {"stat", "IMG PATH", "every inode field, including xattrs", run_stat},
     {"map", "IMG PATH", "the extents of a file: where each byte range is stored", run_map},
     {"extract", "IMG DIR [PATH]",
@@ -30,7 +30,7 @@ constexpr command commands[] = {
     {"serve-fanotify", "IMG SPARSE [--device SRC SPARSE]... [--mount DIR]",
      "lazy-load IMG into SPARSE on fanotify pre-content events (root, Linux 6.14+)",
      run_serve_fanotify},
-    {"mount", "IMG MOUNTPOINT [-o allow_other[,default_permissions]] [-f]",
+    {"mount", "IMG MOUNTPOINT [-o allow_other[,default_permissions]] [-f] [--cache-size MIB]",
      "serve IMG through FUSE on MOUNTPOINT (any user; -f stays in the foreground)", run_mount},
 };
 

@@ -1,11 +1,13 @@
 // erofsfs mount: serve an image through FUSE.
 //
 //   erofsfs mount IMG MOUNTPOINT [--device SRC]... [-o allow_other[,default_permissions]] [-f]
+//                 [--cache-size MIB]
 //
 // Works as a normal user (through fusermount3) and as root. Without -f it detaches once the
 // mount is up (errors before that go to the terminal, failed requests afterwards to syslog);
 // with -f it stays in the foreground and logs to stderr. SIGTERM, SIGINT or SIGHUP unmount it
 // (lazily: files still open are served until closed), as does `fusermount3 -u MOUNTPOINT`.
+// --cache-size MIB shares one decoded-pcluster cache of that budget between all requests.
 // Built only with libfuse3 (pkg-config fuse3); otherwise the command says so.
 #include "common.hpp"
 
@@ -52,9 +54,12 @@ bool parse_mount_options(const std::string& list, fuse::mount_options& mo, std::
 }  // namespace
 
 int run_mount(int argc, char** argv) {
-  static constexpr option_spec specs[] = {{"option", 'o', true}, {"foreground", 'f', false}};
+  static constexpr option_spec specs[] = {
+      {"option", 'o', true}, {"foreground", 'f', false}, cache_size_option};
   args a;
   if (const int rc = parse_args(argc, argv, specs, 2, 2, a); rc >= 0) return rc;
+  std::unique_ptr<decoded_cache> cache;  // outlives the server below
+  if (!make_shared_cache(a, cache)) return exit_usage;
   fuse::mount_options mo;
   for (const auto& [name, value] : a.options) {
     std::string bad;
@@ -65,6 +70,7 @@ int run_mount(int argc, char** argv) {
   auto o = open_image(a, a.positional[0]);
   if (!o) return exit_problem;
   mo.fsname = a.positional[0];
+  mo.shared_cache = cache.get();
   mo.log = foreground ? log_to_stderr : log_to_syslog;
 
   auto srv = fuse::server::mount(o->img, a.positional[1], mo);
