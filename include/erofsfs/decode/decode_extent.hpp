@@ -178,6 +178,7 @@ inline result<bytes_view> shared_decoded(const image& img, const inode& ino, con
     }
     ctx.shared_held = std::move(found);
     ctx.shared_held_key = k;
+    if (ctx.shared_held_image.get() != k.image) ctx.shared_held_image = detail::core(img).identity;
   }
   return ctx.shared_held->bytes();
 }

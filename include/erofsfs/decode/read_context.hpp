@@ -37,9 +37,12 @@ class read_context {
   // other readers. Null: only the one-extent cache above.
   decoded_cache* shared_cache = nullptr;
   // The shared cache's entry this context last read from, so reads inside one extent go
-  // without a lookup (and the bytes stay valid even if the cache evicts them meanwhile).
+  // without a lookup (and the bytes stay valid even if the cache evicts them meanwhile), and
+  // the identity token of its image: held here too, so that no later image can take the
+  // token's address while the key still names it.
   decoded_ref shared_held;
   decoded_cache_key shared_held_key;
+  std::shared_ptr<const void> shared_held_image;
 
   // Metadata blocks copied out of a non-contiguous source (directory blocks during lookups).
   std::vector<std::byte> scratch;
@@ -53,6 +56,7 @@ class read_context {
     decoded_for = {};
     shared_held = nullptr;
     shared_held_key = {};
+    shared_held_image = nullptr;
   }
   // Forget it and give the buffers' memory back.
   void release() noexcept {
