@@ -354,6 +354,32 @@ TEST_CASE("cli: cat reads chunk data from a blob device given with --device") {
   }
 }
 
+TEST_CASE("cli: cat --cache-size reads through a shared decoded cache, same bytes") {
+  if (!have_cli()) return;
+  const auto m = load("lz4hc-allfrag-dedupe");
+  const std::string a = "/data/mixed-36k", b = "/data/text-96k";
+  // Each file twice: the second copy comes from the cache.
+  const auto r = run_cli({"cat", "--cache-size", "16", image_path("lz4hc-allfrag-dedupe"), a, b, a, b});
+  REQUIRE(r.rc == 0);
+  const auto plain = run_cli({"cat", image_path("lz4hc-allfrag-dedupe"), a, b, a, b});
+  REQUIRE(plain.rc == 0);
+  CHECK(r.out == plain.out);
+  const std::size_t la = entry(m, a).size, lb = entry(m, b).size;
+  REQUIRE(r.out.size() == 2 * (la + lb));
+  CHECK(sha256_of(std::string_view(r.out).substr(la + lb, la)) == entry(m, a).sha256);
+  CHECK(sha256_of(std::string_view(r.out).substr(2 * la + lb, lb)) == entry(m, b).sha256);
+}
+
+TEST_CASE("cli: cat --cache-size refuses a value that is not a number of MiB") {
+  if (!have_cli()) return;
+  for (const char* bad : {"", "12x", "-1", "99999999999999999999"}) {
+    CAPTURE(bad);
+    const auto r = run_cli({"cat", "--cache-size", bad, image_path("plain-4k"), "/empty"});
+    CHECK(r.rc == 2);
+    CHECK(contains(r.err, "--cache-size"));
+  }
+}
+
 TEST_CASE("cli: cat of a missing path fails with the path in the message") {
   if (!have_cli()) return;
   const auto r = run_cli({"cat", image_path("plain-4k"), "/no/such/file"});

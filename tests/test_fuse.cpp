@@ -424,6 +424,40 @@ TEST_CASE("fuse: threads reading every file at once all see the image's bytes") 
   }
 }
 
+TEST_CASE("fuse: requests sharing a decoded cache serve the image's bytes and fill it") {
+  if (const std::string why = fuse_unavailable(); !why.empty()) {
+    MESSAGE("fuse skipped: " << why);
+    return;
+  }
+  for (const char* name : {"lz4", "lz4-fragments", "real-python-allfrag"}) {
+    CAPTURE(name);
+    auto fx = open_fixture(name, all_decoders());
+    REQUIRE(fx);
+    auto want = entries_from_image((*fx)->img);
+    REQUIRE(want);
+    decoded_cache cache(256u << 10, 2);  // small: eviction happens while requests run
+    fuse::mount_options mo;
+    mo.shared_cache = &cache;
+    std::string err;
+    auto m = fuse_mount::start((*fx)->img, err, mo);
+    REQUIRE_MESSAGE(m, err);
+    constexpr unsigned readers = 4;
+    std::vector<std::vector<std::string>> diffs(readers);
+    std::vector<std::thread> threads;
+    for (unsigned i = 0; i < readers; ++i)
+      threads.emplace_back([&, i] {
+        std::string e;
+        auto got = entries_from_mount(m->root(), e);
+        diffs[i] = got ? compare_manifests(*want, *got) : std::vector<std::string>{e};
+      });
+    for (auto& t : threads) t.join();
+    for (unsigned i = 0; i < readers; ++i)
+      for (const std::string& d : diffs[i]) FAIL_CHECK("reader " << i << ": " << d);
+    CHECK(cache.stats().insertions > 0);
+    CHECK(cache.stats().bytes <= cache.budget());
+  }
+}
+
 TEST_CASE("fuse: a source that starts failing gives EIO and a log line; the daemon lives on") {
   if (const std::string why = fuse_unavailable(); !why.empty()) {
     MESSAGE("fuse skipped: " << why);

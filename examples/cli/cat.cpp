@@ -1,5 +1,6 @@
 // `erofsfs cat IMG PATH...` (or `--nid N IMG`): file contents to standard output, read in large
-// pieces into one reusable buffer (no whole-file allocation, whatever the file size).
+// pieces into one reusable buffer (no whole-file allocation, whatever the file size). With
+// --cache-size, files that share pclusters (or are named twice) decode them once.
 #include "common.hpp"
 
 namespace erofsfs::cli {
@@ -60,9 +61,12 @@ bool cat_one(const args& a, const opened_image& o, const std::string* path, read
 }
 
 int run_cat(const args& a) {
+  std::unique_ptr<decoded_cache> cache;
+  if (!make_shared_cache(a, cache)) return exit_usage;
   auto o = open_image(a, a.positional[0]);
   if (!o) return exit_problem;
   read_context ctx;
+  ctx.shared_cache = cache.get();  // files sharing pclusters, or named twice, decode once
   std::vector<std::byte> buf(chunk_size);
   bool failed = false, output_failed = false;
   if (a.has("nid")) {
@@ -75,6 +79,7 @@ int run_cat(const args& a) {
 }
 
 constexpr option_def options[] = {
+    cache_size_option,
     common::nid,
     common::device,
     common::offset,

@@ -149,6 +149,22 @@ inline const char* algorithm_name(unsigned alg) {
   return "unknown";
 }
 
+// --cache-size MIB (cat, mount): a decoded_cache (decode/decoded_cache.hpp) of that many MiB
+// shared by all of the command's readers; `out` stays null when the option is absent or 0.
+inline constexpr option_def cache_size_option{
+    "cache-size", 0, value_kind::number, "MIB",
+    "keep up to MIB MiB of decoded pclusters, shared by every reader (default: none)"};
+inline bool make_shared_cache(const args& a, std::unique_ptr<decoded_cache>& out) {
+  constexpr std::uint64_t max_mib = std::uint64_t{1} << 30;  // 1 PiB: no sane budget is larger
+  const std::uint64_t mib = a.number(cache_size_option.name);
+  if (mib > max_mib) {
+    report(a.cmd, "--cache-size " + std::to_string(mib) + ": more than 2^30 MiB");
+    return false;
+  }
+  if (mib) out = std::make_unique<decoded_cache>(static_cast<std::size_t>(mib << 20));
+  return true;
+}
+
 // --- opening --------------------------------------------------------------------------------
 
 // One image or device file. Regular files are mapped (metadata is then parsed in place);
@@ -214,6 +230,8 @@ class file_source {
     return {};
   }
   source_ref ref() const noexcept { return ref_; }
+  // Unmaps the resident pages of a mapped file (mmap_source::drop_resident); nothing for pread.
+  void drop_resident() const noexcept { map_.drop_resident(); }
 
  private:
   posix::unique_fd fd_;
@@ -239,6 +257,52 @@ struct opened_image {
   opened_image() = default;
   opened_image(const opened_image&) = delete;
   opened_image& operator=(const opened_image&) = delete;
+
+  void drop_resident() const noexcept {
+    file.drop_resident();
+    for (const auto& d : devices) d->drop_resident();
+  }
+};
+
+// Keeps a whole-image scan (extract, fsck) from holding the whole image in its RSS: when the
+// process's file-backed resident memory passes `limit`, the image's mapped pages are dropped
+// (mmap_source::drop_resident; they stay in the page cache). Resident memory is looked up
+// (/proc/self/statm) after every 1 MiB of work, counting file data read plus 64 KiB per inode
+// for the metadata it touched: the kernel may map a whole 2 MiB folio for one inode, so
+// counting data alone would let a metadata-heavy stretch grow unseen. Peak memory is then
+// about `limit` plus the read buffers, whatever the image size.
+class resident_bound {
+ public:
+  explicit resident_bound(const opened_image& o, std::uint64_t limit = 24u << 20) noexcept
+      : o_(o), limit_(limit) {}
+  void data(std::uint64_t bytes) noexcept {
+    since_ += bytes;
+    if (since_ < check_every) return;
+    since_ = 0;
+    if (file_resident() > limit_) o_.drop_resident();
+  }
+  void inode() noexcept { data(64u << 10); }
+
+ private:
+  static constexpr std::uint64_t check_every = 1u << 20;
+  // Resident file-backed bytes (statm's "shared" field), or "a lot" when unknown, so that
+  // the pages are dropped rather than kept.
+  static std::uint64_t file_resident() noexcept {
+    const int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return ~std::uint64_t{0};
+    char buf[128];
+    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) return ~std::uint64_t{0};
+    buf[n] = '\0';
+    unsigned long long size = 0, resident = 0, shared = 0;
+    if (std::sscanf(buf, "%llu %llu %llu", &size, &resident, &shared) != 3) return ~std::uint64_t{0};
+    return static_cast<std::uint64_t>(shared) * static_cast<std::uint64_t>(::sysconf(_SC_PAGESIZE));
+  }
+
+  const opened_image& o_;
+  std::uint64_t limit_;
+  std::uint64_t since_ = 0;
 };
 
 // The image file's bytes from --offset on, as the EROFS image; reports and returns false when

@@ -22,7 +22,8 @@ namespace {
 
 class extractor {
  public:
-  extractor(const image& img, const char* cmd) : img_(img), cmd_(cmd), buf_(1u << 20) {
+  extractor(const image& img, const char* cmd, resident_bound& resident)
+      : img_(img), cmd_(cmd), resident_(resident), buf_(1u << 20) {
     as_root_ = ::geteuid() == 0;
   }
   ~extractor() {
@@ -77,6 +78,7 @@ class extractor {
   }
 
   bool enter(const walk_entry& n) {
+    resident_.inode();
     if (n.depth == 0 && n.ino.is_dir()) {
       dir_fds_.assign(1, root_fd_);
       ++dirs_;
@@ -254,6 +256,7 @@ class extractor {
         }
         offset += *n_read;
         bytes_ += *n_read;
+        resident_.data(*n_read);
       }
     }
   }
@@ -331,6 +334,7 @@ class extractor {
   const image& img_;
   const char* cmd_;
   read_context ctx_;
+  resident_bound& resident_;
   std::vector<std::byte> buf_;
   int root_fd_ = -1;
   int cwd_fd_ = -1;
@@ -387,7 +391,8 @@ int run_extract(const args& a) {
   }
   bool failed;
   {
-    extractor x(o->img, a.cmd);
+    resident_bound resident(*o);  // RSS stays bounded whatever the image size
+    extractor x(o->img, a.cmd, resident);
     x.run(*start, path, root_fd);
     failed = x.failed();
     x.print_summary(dir);

@@ -16,6 +16,7 @@ int run_fsck(const args& a) {
   if (!o) return exit_problem;
   const image& img = o->img;
   read_context ctx;
+  resident_bound resident(*o);  // RSS stays bounded whatever the image size
 
   std::uint64_t dirs = 0, files = 0, symlinks = 0, others = 0, bytes = 0, problems = 0;
   std::unordered_set<std::uint64_t> data_checked;  // hard links: read the data once
@@ -59,6 +60,7 @@ int run_fsck(const args& a) {
                                {.nid = ino.nid, .offset = offset}));
         offset += *n;
         bytes += *n;
+        resident.data(*n);
       }
     }
     if (covered != ino.size)
@@ -79,6 +81,7 @@ int run_fsck(const args& a) {
 
   auto check_entry = [&](const walk_entry& n) -> bool {
     const inode& ino = n.ino;
+    resident.inode();
     auto xs = list_xattrs(img, ino);
     if (!xs) report_problem(n.path, xs.error());
     // Hard links: indexes and data are checked once per inode; data only if every entry maps.

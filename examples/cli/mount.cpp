@@ -1,11 +1,13 @@
 // erofsfs mount: serve an image through FUSE.
 //
 //   erofsfs mount IMG MOUNTPOINT [--device FILE]... [--offset N] [-o allow_other[,...]] [-f]
+//                 [--cache-size MIB]
 //
 // Works as a normal user (through fusermount3) and as root. Without -f it detaches once the
 // mount is up (errors before that go to the terminal, failed requests afterwards to syslog);
 // with -f it stays in the foreground and logs to stderr. SIGTERM, SIGINT or SIGHUP unmount it
 // (lazily: files still open are served until closed), as does `fusermount3 -u MOUNTPOINT`.
+// --cache-size MIB shares one decoded-pcluster cache of that budget between all requests.
 // Built only with libfuse3 (pkg-config fuse3); otherwise the command says so.
 #include "common.hpp"
 
@@ -50,6 +52,8 @@ bool parse_mount_options(const std::string& list, fuse::mount_options& mo, std::
 }
 
 int run_mount(const args& a) {
+  std::unique_ptr<decoded_cache> cache;  // outlives the server below
+  if (!make_shared_cache(a, cache)) return exit_usage;
   fuse::mount_options mo;
   for (const std::string& list : a.values("option")) {
     std::string bad;
@@ -60,6 +64,7 @@ int run_mount(const args& a) {
   auto o = open_image(a, a.positional[0]);
   if (!o) return exit_problem;
   mo.fsname = a.positional[0];
+  mo.shared_cache = cache.get();
   mo.log = foreground ? log_to_stderr : log_to_syslog;
 
   auto srv = fuse::server::mount(o->img, a.positional[1], mo);
@@ -116,6 +121,7 @@ constexpr option_def options[] = {
      "mount options, comma-separated: allow_other, default_permissions, ro", true},
     {"foreground", 'f', value_kind::none, nullptr,
      "stay in the foreground and log to stderr (default: detach, log to syslog)"},
+    cache_size_option,
     common::device,
     common::offset,
     common::verity_root,

@@ -23,6 +23,7 @@
 #include "map/map_extent.hpp"
 
 #include "codecs/builtin.hpp"
+#include "decode/decoded_cache.hpp"
 #include "decode/decompressor.hpp"
 #include "decode/read_context.hpp"
 

@@ -1,5 +1,6 @@
 // Reading encoded extents (L6): fetch the pcluster, strip the 0-padding, decode through the
-// image's decompressor table, serve from the read_context's one-extent cache.
+// image's decompressor table, serve from the read_context's one-extent cache or from the
+// decoded_cache the context shares with other readers.
 //
 // An extent is always decoded whole (at most 12 MiB) into the cache, so a sequential reader
 // decodes each pcluster once, and a read in the middle of a file decodes only the pclusters of
@@ -8,6 +9,7 @@
 
 #include <cstdint>
 #include <cstring>
+#include <memory>
 
 #include "decompressor.hpp"
 #include "../base/error.hpp"
@@ -15,6 +17,7 @@
 #include "../format/disk.hpp"
 #include "../core/image.hpp"
 #include "../format/inode.hpp"
+#include "decoded_cache.hpp"
 #include "read_context.hpp"
 
 namespace erofsfs::detail {
@@ -67,16 +70,11 @@ inline status untangle_interlaced(const image& img, const inode& ino, const exte
   return {};
 }
 
-// Decodes the whole of encoded extent `ext` into ctx.decoded.
-inline status decode_extent(const image& img, const inode& ino, const extent& ext,
-                            read_context& ctx) noexcept {
-  if (ext.length > disk::pcluster_max_dsize)
-    return unsupported(what::compressed_extent_longer_than_12_mib,
-                       {.nid = ino.nid, .offset = ext.physical, .value = ext.length});
+// Decodes the whole of encoded extent `ext` (ext.length bytes, checked by the caller to be at
+// most 12 MiB) into `out`; ctx.encoded may hold the pcluster.
+inline status decode_into(const image& img, const inode& ino, const extent& ext,
+                          read_context& ctx, mutable_bytes out) noexcept {
   EROFSFS_TRY_ASSIGN(const bytes_view pcl, fetch_pcluster(img, ino, ext, ctx));
-  ctx.decoded_for = {};
-  ctx.decoded.resize(static_cast<std::size_t>(ext.length));
-  const mutable_bytes out(ctx.decoded.data(), static_cast<std::size_t>(ext.length));
   if (ext.flags & extent_flags::interlaced) {
     EROFSFS_TRY(untangle_interlaced(img, ino, ext, pcl, out));
   } else {
@@ -121,12 +119,68 @@ inline status decode_extent(const image& img, const inode& ino, const extent& ex
       return make_error(ec, what::decoding_a_pcluster,
                         {.nid = ino.nid, .offset = ext.physical, .value = alg});
   }
+  return {};
+}
+
+inline status check_extent_length(const inode& ino, const extent& ext) noexcept {
+  if (ext.length > disk::pcluster_max_dsize)
+    return unsupported(what::compressed_extent_longer_than_12_mib,
+                       {.nid = ino.nid, .offset = ext.physical, .value = ext.length});
+  return {};
+}
+
+// Decodes the whole of encoded extent `ext` into ctx.decoded.
+inline status decode_extent(const image& img, const inode& ino, const extent& ext,
+                            read_context& ctx) noexcept {
+  EROFSFS_TRY(check_extent_length(ino, ext));
+  ctx.decoded_for = {};
+  ctx.decoded.resize(static_cast<std::size_t>(ext.length));
+  EROFSFS_TRY(decode_into(img, ino, ext, ctx,
+                          mutable_bytes(ctx.decoded.data(), static_cast<std::size_t>(ext.length))));
   ctx.decoded_for.image = detail::core(img).identity;
   ctx.decoded_for.nid = ino.nid;
   ctx.decoded_for.logical = ext.logical;
   ctx.decoded_for.length = ext.length;
   ctx.decoded_for.physical = ext.physical;
   return {};
+}
+
+// The shared cache's key for encoded extent `ext`: everything decode_into() reads besides the
+// image (the inode only names errors).
+inline decoded_cache_key shared_key(const image& img, const extent& ext) noexcept {
+  decoded_cache_key k;
+  k.image = detail::core(img).identity.get();
+  k.physical = ext.physical;
+  k.physical_length = ext.physical_length;
+  k.length = ext.length;
+  if (ext.flags & extent_flags::interlaced)
+    k.block_offset = static_cast<std::uint32_t>(ext.logical & (img.block_size() - 1));
+  k.device = ext.device;
+  k.algorithm = ext.algorithm;
+  k.flags = ext.flags;
+  return k;
+}
+
+// The decoded bytes of `ext` through ctx.shared_cache: the entry this context holds, else the
+// cache's, else decoded into a new buffer and published. ctx.shared_held keeps the bytes valid.
+inline result<bytes_view> shared_decoded(const image& img, const inode& ino, const extent& ext,
+                                         read_context& ctx) noexcept {
+  const decoded_cache_key k = shared_key(img, ext);
+  if (!ctx.shared_held || !(ctx.shared_held_key == k)) {
+    ctx.shared_held = nullptr;
+    decoded_ref found = ctx.shared_cache->find(k);
+    if (!found) {
+      EROFSFS_TRY(check_extent_length(ino, ext));
+      auto fresh = std::make_shared<decoded_buffer>(static_cast<std::size_t>(ext.length));
+      EROFSFS_TRY(decode_into(img, ino, ext, ctx, fresh->fill()));
+      found = std::move(fresh);
+      ctx.shared_cache->insert(k, detail::core(img).identity, found);
+    }
+    ctx.shared_held = std::move(found);
+    ctx.shared_held_key = k;
+    if (ctx.shared_held_image.get() != k.image) ctx.shared_held_image = detail::core(img).identity;
+  }
+  return ctx.shared_held->bytes();
 }
 
 // Copies file bytes [pos, pos + out.size()) of encoded extent `ext` into `out`.
@@ -136,6 +190,11 @@ inline status read_encoded(const image& img, const inode& ino, const extent& ext
       out.size() > ext.length - (pos - ext.logical))
     return make_error(errc::internal, what::read_outside_the_encoded_extent,
                       {.nid = ino.nid, .value = pos});
+  if (ctx.shared_cache && ctx.keep_decoded) {
+    EROFSFS_TRY_ASSIGN(const bytes_view bytes, shared_decoded(img, ino, ext, ctx));
+    if (!out.empty()) std::memcpy(out.data(), bytes.data() + (pos - ext.logical), out.size());
+    return {};
+  }
   const auto& key = ctx.decoded_for;
   if (!ctx.keep_decoded || key.image != detail::core(img).identity || key.nid != ino.nid || key.logical != ext.logical ||
       key.physical != ext.physical || key.length < ext.length || ctx.decoded.size() < ext.length)

@@ -62,6 +62,15 @@ class mmap_source {
     return {data_, static_cast<std::size_t>(size_)};
   }
 
+  // Gives back this process's resident pages of the mapping (madvise MADV_DONTNEED on the
+  // read-only private mapping): they stay in the page cache, and the next access maps them
+  // again (a minor fault). A whole-image scan calls this every few MiB, so its RSS stays
+  // bounded instead of growing to the image's size. Safe while other threads read: they fault
+  // the pages back in and see the same bytes.
+  void drop_resident() const noexcept {
+    if (data_) (void)::madvise(const_cast<std::byte*>(data_), static_cast<std::size_t>(size_), MADV_DONTNEED);
+  }
+
  private:
   void unmap() noexcept {
     if (data_) ::munmap(const_cast<std::byte*>(data_), size_);

@@ -22,7 +22,10 @@
 //
 // Threads: libfuse's worker threads serve requests concurrently. The image is const and
 // thread-safe; read_contexts are not, so each request borrows one from a pool that grows to
-// the number of requests in flight at once (at most the worker count).
+// the number of requests in flight at once (at most the worker count). With
+// mount_options::shared_cache those contexts share one decoded_cache, so a pcluster decoded
+// for one request serves every later one (the kernel's page cache keeps what it read, so this
+// matters for data the kernel evicted and for readers of the same pclusters at once).
 #pragma once
 
 #ifndef FUSE_USE_VERSION
@@ -56,6 +59,7 @@
 #include "../../api/xattr.hpp"
 #include "../../base/error.hpp"
 #include "../../core/image.hpp"
+#include "../../decode/decoded_cache.hpp"
 #include "../../decode/read_context.hpp"
 #include "../../format/disk.hpp"
 #include "../../format/inode.hpp"
@@ -77,6 +81,9 @@ struct mount_options {
   double cache_timeout = 365.0 * 24 * 3600;
   // Shown as the source in /proc/mounts.
   std::string fsname = "erofsfs";
+  // Optional, borrowed (it must outlive the server): a decoded-pcluster cache every request
+  // shares. Null: each request's read_context keeps only its last decoded extent.
+  decoded_cache* shared_cache = nullptr;
   // Worker threads libfuse keeps idle at most (0: libfuse's default).
   unsigned max_idle_threads = 0;
   // Log sink for failed requests: one line each, rate-limited (the first 100, then one in
@@ -200,7 +207,10 @@ class server {
         w_ = std::move(s_.pool_.back());
         s_.pool_.pop_back();
       }
-      if (!w_) w_ = std::make_unique<worker_state>();
+      if (!w_) {
+        w_ = std::make_unique<worker_state>();
+        w_->ctx.shared_cache = s_.opts_.shared_cache;
+      }
     }
     ~lease() {
       std::lock_guard<std::mutex> lock(s_.pool_mu_);
