@@ -1,7 +1,8 @@
 // Mapper fuzz target: opens the input as an image, collects inodes (those the tree walk reaches
 // plus the first inode slots after the root, reachable or not) and maps many offsets of each:
 // both ends, block and chunk boundaries, and offsets taken from the input's last bytes. Every
-// extent returned must satisfy the mapper's contract; a violation aborts.
+// extent returned must satisfy the mapper's contract; a violation aborts. check_mapping() runs
+// over every index entry of each inode as well.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -105,6 +106,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (ino) inodes.push_back(*ino);
   }
   if (const inode* packed = img->packed_inode()) inodes.push_back(*packed);
-  for (const inode& ino : inodes) map_offsets(*img, ino, extra);
+  for (const inode& ino : inodes) {
+    map_offsets(*img, ino, extra);
+    // Every index entry: must finish (bounded by the entries) and never be our own fault.
+    if (const auto p = check_mapping(*img, ino); p && p->err.code == errc::internal) std::abort();
+  }
   return 0;
 }

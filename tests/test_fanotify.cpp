@@ -15,6 +15,7 @@
 #include <erofsfs/backends/fanotify/backend.hpp>
 #include <erofsfs/backends/fanotify/event.hpp>
 #include <erofsfs/backends/fanotify/intervals.hpp>
+#include <erofsfs/backends/fanotify/relay.hpp>
 #include <erofsfs/io/fd_source.hpp>
 #include <fstream>
 #include <memory>
@@ -314,14 +315,18 @@ struct manifest_file {
   std::string sha256;
 };
 
-std::vector<manifest_file> regular_files(const std::string& name) {
+std::vector<manifest_file> regular_files_of(const std::string& manifest_path) {
   std::string err;
-  const auto m = test::load_manifest(test::fixture_dir(name) + "/manifest.jsonl", err);
+  const auto m = test::load_manifest(manifest_path, err);
   REQUIRE_MESSAGE(m, err);
   std::vector<manifest_file> files;
   for (const auto& [path, e] : *m)
     if (e.type == "file") files.push_back({path, e.size, e.sha256});
   return files;
+}
+
+std::vector<manifest_file> regular_files(const std::string& name) {
+  return regular_files_of(test::fixture_dir(name) + "/manifest.jsonl");
 }
 
 // A source that starts failing on demand, standing in for a network that goes away.
@@ -443,6 +448,12 @@ class kernel_fixture {
     CHECK(serve_error_ == "");
   }
   backend& be() { return *backend_; }
+  // Unmounts, stops and destroys the backend (releasing its lock); stats are gone after.
+  void close() {
+    unmount();
+    stop();
+    backend_.reset();
+  }
 
  private:
   std::string dir_;
@@ -685,28 +696,32 @@ std::string slurp_file(const std::string& path) {
 bool mounted_at(const std::string& dir) {
   return slurp_file("/proc/self/mountinfo").find(" " + dir + " ") != std::string::npos;
 }
-}  // namespace
 
-TEST_CASE("kernel: erofsfs serve-fanotify mounts a blob image, serves it and unmounts on SIGTERM") {
+
+// Runs `erofsfs serve-fanotify` on `image` (a --sparse file for it and for each of `blobs`),
+// waits for its mount, compares every regular file with the manifest, stops it with SIGTERM and
+// returns its log. Empty when the kernel cannot run it (reason in a MESSAGE).
+std::string serve_with_cli(const std::string& image, const std::vector<std::string>& blobs,
+                           const std::string& manifest_path) {
   if (std::string_view(EROFSFS_CLI).empty()) {
     MESSAGE("erofsfs tool not built: serve-fanotify test skipped");
-    return;
+    return {};
   }
-  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  if (const std::string why = kernel_fixture::unavailable(); !why.empty()) {
+    MESSAGE("fanotify kernel test skipped: " << why);
+    return {};
+  }
   kernel_fixture k;
   REQUIRE(!k.dir().empty());
-  const std::string dir = test::fixture_dir("chunk-4k-blobdev");
   const std::string err_path = k.path("stderr");
   ::mkdir(k.mnt().c_str(), 0755);
-  std::vector<std::string> args{EROFSFS_CLI,
-                                "serve-fanotify",
-                                dir + "/chunk-4k-blobdev.erofs",
-                                k.path("image.sparse"),
-                                "--device",
-                                dir + "/chunk-4k-blobdev.blob",
-                                k.path("blob.sparse"),
-                                "--mount",
-                                k.mnt()};
+  std::vector<std::string> args{EROFSFS_CLI, "serve-fanotify", image, "--sparse",
+                                k.path("image.sparse")};
+  for (std::size_t i = 0; i < blobs.size(); ++i) {
+    args.insert(args.end(), {"--device", blobs[i], "--sparse",
+                             k.path("blob" + std::to_string(i) + ".sparse")});
+  }
+  args.insert(args.end(), {"--mount", k.mnt()});
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -730,20 +745,785 @@ TEST_CASE("kernel: erofsfs serve-fanotify mounts a blob image, serves it and unm
   }
   if (exited && slurp_file(err_path).find("not supported") != std::string::npos) {
     MESSAGE("fanotify kernel test skipped: " << slurp_file(err_path));
-    return;
+    return {};
   }
-  REQUIRE_MESSAGE(up, slurp_file(err_path));
-  for (const manifest_file& f : regular_files("chunk-4k-blobdev")) {
+  if (!up && !exited) {
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, &status, 0);
+  }
+  REQUIRE_MESSAGE(up, image << ": " << slurp_file(err_path));
+  const auto files = regular_files_of(manifest_path);
+  REQUIRE(!files.empty());
+  for (const manifest_file& f : files) {
     const hash_result h = hash_file(k.mnt() + f.path);
-    REQUIRE_MESSAGE(h.ok, f.path << ": " << std::strerror(h.err));
-    CHECK_MESSAGE(h.hex == f.sha256, f.path);
+    REQUIRE_MESSAGE(h.ok, image << ": " << f.path << ": " << std::strerror(h.err));
+    CHECK_MESSAGE(h.hex == f.sha256, image << ": " << f.path);
   }
   REQUIRE(::kill(pid, SIGTERM) == 0);
   REQUIRE(::waitpid(pid, &status, 0) == pid);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 0);
+  CHECK_FALSE(mounted_at(k.mnt()));
   const std::string log = slurp_file(err_path);
+  // The worker's last words (the holder only relays; the worker counted the fills).
+  const std::size_t exiting = log.find(" exiting: metadata ");
+  REQUIRE_MESSAGE(exiting != std::string::npos, log);
+  CHECK_MESSAGE(log.find("denied 0), fill errors 0\n", exiting) != std::string::npos, log);
+  return log;
+}
+
+std::string serve_fixture_with_cli(const std::string& name) {
+  const std::string dir = test::fixture_dir(name);
+  return serve_with_cli(dir + "/" + name + ".erofs", test::fixture_device_files(dir),
+                        dir + "/manifest.jsonl");
+}
+
+}  // namespace
+
+TEST_CASE("kernel: erofsfs serve-fanotify mounts a blob image, serves it and unmounts on SIGTERM") {
+  const std::string log = serve_fixture_with_cli("chunk-4k-blobdev");
+  if (log.empty()) return;
   CHECK_MESSAGE(log.find("exiting: metadata 32768 B, fetched 364544 B") != std::string::npos,
                 log);
+}
+
+TEST_CASE("kernel: erofsfs serve-fanotify serves LZMA and Zstandard images") {
+  serve_fixture_with_cli("lzma-ztail-frag-dedupe");
+  serve_fixture_with_cli("zstd-ztail-frag-dedupe");
+}
+
+TEST_CASE("kernel: erofsfs serve-fanotify opens a zstd metabox image (it has every decoder)") {
+  // Opening this image decodes the zstd-compressed metabox: without the tool's decoder table
+  // the backend refuses it ("no zstd decompressor configured").
+  const std::string regressions = std::string(EROFSFS_TEST_DATA) + "/regressions/";
+  serve_with_cli(regressions + "metabox-zstd.erofs", {},
+                 regressions + "metabox-zstd.manifest.jsonl");
+}
+
+TEST_CASE("kernel: erofsfs serve-fanotify opens an LZMA metabox image") {
+  // The same tree with its inodes in a MicroLZMA-compressed metabox.
+  const std::string regressions = std::string(EROFSFS_TEST_DATA) + "/regressions/";
+  serve_with_cli(regressions + "metabox-lzma.erofs", {},
+                 regressions + "metabox-lzma.manifest.jsonl");
+}
+
+// ---- one owner, persistent cache -----------------------------------------------------------
+
+namespace {
+
+// A source that counts the bytes read from it: what "fetched nothing" is measured with.
+struct counting_source {
+  source_ref inner;
+  std::atomic<std::uint64_t>* bytes;
+  std::error_code read_at(std::uint64_t off, std::span<std::byte> dst) const noexcept {
+    bytes->fetch_add(dst.size());
+    return inner.read_at(off, dst);
+  }
+  std::uint64_t size() const noexcept { return inner.size().value_or(0); }
+};
+
+// What a file is, without reading a marked sparse file (a read would make the backend fill it).
+struct file_state {
+  off_t size = -1;
+  blkcnt_t blocks = -1;
+  long mtime_ns = -1;
+  std::string bytes;
+  bool operator==(const file_state&) const = default;
+};
+file_state state_of(const std::string& path, bool with_bytes) {
+  file_state f;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) return f;
+  f.size = st.st_size;
+  f.blocks = st.st_blocks;
+  f.mtime_ns = st.st_mtim.tv_sec * 1000000000L + st.st_mtim.tv_nsec;
+  if (with_bytes) f.bytes = slurp_file(path);
+  return f;
+}
+
+// A fresh cache root under the fixture's directory, removed with it.
+struct cache_root {
+  std::string dir;
+  explicit cache_root(const std::string& parent) : dir(parent + "/cache") {}
+  ~cache_root() {
+    if (auto l = list_caches(dir))
+      for (const cache_info& c : *l) (void)remove_cache(dir, c.id);
+    ::rmdir(dir.c_str());
+  }
+};
+
+backend_options cache_options(const cache_root& root, const char* id = "plain-4k") {
+  backend_options o;
+  o.cache_root = root.dir;
+  o.cache_id = id;
+  return o;
+}
+
+// Mounts the backend's image, checks every file of `fixture` against the manifest, unmounts.
+void read_all_and_check(kernel_fixture& k, const std::string& fixture) {
+  REQUIRE(k.mount({}) == "");
+  for (const manifest_file& f : regular_files(fixture)) {
+    const hash_result h = hash_file(k.mnt() + f.path);
+    REQUIRE_MESSAGE(h.ok, f.path << ": " << std::strerror(h.err));
+    CHECK_MESSAGE(h.hex == f.sha256, f.path);
+  }
+  k.unmount();
+  k.stop();
+}
+
+std::string plain_4k_image() { return test::fixture_dir("plain-4k") + "/plain-4k.erofs"; }
+
+}  // namespace
+
+TEST_CASE("kernel: a second backend on a locked cache is refused and leaves its files alone") {
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  cache_root root(k.dir());
+  auto img = fd_source::open(plain_4k_image().c_str());
+  REQUIRE(img);
+  const device_spec devs[] = {{*img, ""}};
+  SKIP_UNLESS_KERNEL(k.start(devs, cache_options(root)));
+  const std::string dir = k.be().cache_dir();
+  const std::vector<std::string> names{"lock", "devices", "device-0.sparse", "filled.journal"};
+  std::vector<file_state> before;
+  for (const std::string& n : names)
+    before.push_back(state_of(dir + "/" + n, n.find("sparse") == std::string::npos));
+  CHECK(before[2].size > 0);
+
+  auto second = backend::create(devs, cache_options(root));
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code == std::error_code(EBUSY, std::system_category()));
+  CHECK(std::string(second.error().what) == what::cache_is_locked_by_another_daemon);
+  CHECK(second.error().value == static_cast<std::uint64_t>(::getpid()));  // the owner's pid
+  for (std::size_t i = 0; i < names.size(); ++i)
+    CHECK_MESSAGE(state_of(dir + "/" + names[i], names[i].find("sparse") == std::string::npos) ==
+                      before[i],
+                  names[i]);
+  read_all_and_check(k, "plain-4k");  // the first one still serves every file right
+  k.close();
+}
+
+TEST_CASE("kernel: a second backend on locked sparse files is refused and leaves them alone") {
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  auto img = fd_source::open(plain_4k_image().c_str());
+  REQUIRE(img);
+  const std::string sparse = k.path("image.sparse");
+  const device_spec devs[] = {{*img, sparse}};
+  SKIP_UNLESS_KERNEL(k.start(devs));
+  const file_state before = state_of(sparse, false);
+  auto second = backend::create(devs);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().code == std::error_code(EBUSY, std::system_category()));
+  CHECK(std::string(second.error().what) == what::sparse_file_is_locked_by_another_daemon);
+  CHECK(state_of(sparse, false) == before);
+  read_all_and_check(k, "plain-4k");
+}
+
+TEST_CASE("kernel: a backend restarted over a complete cache reads nothing from its source") {
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  char tmpl[] = "/tmp/erofsfs-fanotify-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  const std::string base = tmpl;
+  {
+    cache_root root(base);
+    auto img = fd_source::open(plain_4k_image().c_str());
+    REQUIRE(img);
+    std::uint64_t first_total = 0;
+    {
+      kernel_fixture k;
+      const device_spec devs[] = {{*img, ""}};
+      SKIP_UNLESS_KERNEL(k.start(devs, cache_options(root)));
+      read_all_and_check(k, "plain-4k");
+      first_total = k.be().stats().metadata_bytes + k.be().stats().bytes_fetched;
+      CHECK(k.be().stats().reused_bytes == 0);
+    }
+    std::atomic<std::uint64_t> read{0};
+    const counting_source counted{*img, &read};
+    kernel_fixture k;
+    const device_spec devs[] = {{counted, ""}};
+    SKIP_UNLESS_KERNEL(k.start(devs, cache_options(root)));
+    CHECK(read.load() == 0);  // opening the image and its metadata came from the cache
+    read_all_and_check(k, "plain-4k");
+    const backend_stats s = k.be().stats();
+    MESSAGE("first run filled " << first_total << " B; restart reused " << s.reused_bytes
+                                << " B, read " << read.load() << " B from the source");
+    CHECK(read.load() == 0);
+    CHECK(s.metadata_bytes == 0);
+    CHECK(s.bytes_fetched == 0);
+    CHECK(s.reused_bytes == first_total);
+    CHECK(s.denied == 0);
+  }
+  ::rmdir(base.c_str());
+}
+
+TEST_CASE("kernel: after a crash mid-fill a restart refetches exactly what the journal lacks") {
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  char tmpl[] = "/tmp/erofsfs-fanotify-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  const std::string base = tmpl;
+  {
+    cache_root root(base);
+    auto img = fd_source::open(plain_4k_image().c_str());
+    REQUIRE(img);
+    std::uint64_t first_total = 0;
+    std::string journal;
+    {
+      kernel_fixture k;
+      const device_spec devs[] = {{*img, ""}};
+      SKIP_UNLESS_KERNEL(k.start(devs, cache_options(root)));
+      read_all_and_check(k, "plain-4k");
+      first_total = k.be().stats().metadata_bytes + k.be().stats().bytes_fetched;
+      journal = k.be().cache_dir() + "/filled.journal";
+    }
+    // The crash: only the first half of the records reached the journal, and the record being
+    // written then is torn (a short write) - its range, and every later one, is not durable.
+    struct stat st;
+    REQUIRE(::stat(journal.c_str(), &st) == 0);
+    const std::uint64_t records = static_cast<std::uint64_t>(st.st_size) / journal_record_size;
+    REQUIRE(records >= 4);
+    const std::uint64_t kept = records / 2;
+    const std::string all = slurp_file(journal);
+    interval_set durable;
+    for (std::uint64_t i = 0; i < kept; ++i) {
+      const auto* r = reinterpret_cast<const std::byte*>(all.data() + i * journal_record_size);
+      REQUIRE(durable.insert(load_le64(r + 8), load_le64(r + 16)));
+    }
+    REQUIRE(::truncate(journal.c_str(),
+                       static_cast<off_t>(kept * journal_record_size + journal_record_size / 2)) == 0);
+
+    std::atomic<std::uint64_t> read{0};
+    const counting_source counted{*img, &read};
+    kernel_fixture k;
+    const device_spec devs[] = {{counted, ""}};
+    SKIP_UNLESS_KERNEL(k.start(devs, cache_options(root)));
+    read_all_and_check(k, "plain-4k");
+    const backend_stats s = k.be().stats();
+    MESSAGE("filled " << first_total << " B, durable after the crash " << durable.bytes()
+                      << " B, refetched " << s.metadata_bytes + s.bytes_fetched << " B");
+    CHECK(s.reused_bytes == durable.bytes());
+    CHECK(s.metadata_bytes + s.bytes_fetched == first_total - durable.bytes());
+    CHECK(read.load() >= first_total - durable.bytes());
+    // The torn record was cut: the journal is whole records again.
+    REQUIRE(::stat(journal.c_str(), &st) == 0);
+    CHECK(static_cast<std::uint64_t>(st.st_size) % journal_record_size == 0);
+  }
+  ::rmdir(base.c_str());
+}
+
+TEST_CASE("kernel: caches are listed with their fill state and removed only when unused") {
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  cache_root root(k.dir());
+  auto img = fd_source::open(plain_4k_image().c_str());
+  REQUIRE(img);
+  const device_spec devs[] = {{*img, ""}};
+  SKIP_UNLESS_KERNEL(k.start(devs, cache_options(root, "img-a")));
+  auto busy = remove_cache(root.dir, "img-a");
+  REQUIRE_FALSE(busy);
+  CHECK(busy.error().code == std::error_code(EBUSY, std::system_category()));
+  auto listed = list_caches(root.dir);
+  REQUIRE(listed);
+  REQUIRE(listed->size() == 1);
+  const cache_info& c = (*listed)[0];
+  CHECK(c.id == "img-a");
+  CHECK(c.in_use);
+  CHECK(c.owner_pid == static_cast<std::uint64_t>(::getpid()));
+  REQUIRE(c.device_sizes.size() == 1);
+  CHECK(c.device_sizes[0] == img->size());
+  REQUIRE(c.filled_bytes.size() == 1);
+  CHECK(c.filled_bytes[0] == k.be().stats().metadata_bytes);
+  read_all_and_check(k, "plain-4k");
+  auto after = list_caches(root.dir);
+  REQUIRE(after);
+  CHECK((*after)[0].filled_bytes[0] ==
+        k.be().stats().metadata_bytes + k.be().stats().bytes_fetched);
+  CHECK_FALSE(remove_cache(root.dir, "nope"));
+  CHECK_FALSE(remove_cache(root.dir, "../etc"));
+  k.close();
+  REQUIRE(remove_cache(root.dir, "img-a"));
+  auto none = list_caches(root.dir);
+  REQUIRE(none);
+  CHECK(none->empty());
+}
+
+TEST_CASE("a cache id that is not a plain name is refused") {
+  CHECK(valid_cache_id("0123abcdef"));
+  CHECK(valid_cache_id("my-image_v1.2"));
+  CHECK_FALSE(valid_cache_id(""));
+  CHECK_FALSE(valid_cache_id(".."));
+  CHECK_FALSE(valid_cache_id("a/b"));
+  CHECK_FALSE(valid_cache_id(".hidden"));
+  CHECK_FALSE(valid_cache_id(std::string(max_cache_id_length + 1, 'a')));
+  auto s = sparse_store::open_cache("/tmp", "a/b", 1);
+  REQUIRE_FALSE(s);
+  CHECK(std::string(s.error().what) == what::cache_id_is_not_valid);
+}
+
+TEST_CASE("journal replay stops at a corrupted record and keeps the ones before it") {
+  char tmpl[] = "/tmp/erofsfs-journal-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  const std::string path = std::string(tmpl) + "/filled.journal";
+  const std::uint64_t sizes[] = {1 << 20, 4096};
+  {
+    std::vector<interval_set> present(2);
+    auto j = fill_journal::open(path, sizes, present);
+    REQUIRE(j);
+    REQUIRE(j->append(0, 0, 4096));
+    REQUIRE(j->append(1, 0, 4096));
+    REQUIRE(j->append(0, 8192, 12288));
+    REQUIRE(j->append(0, 20480, 24576));
+  }
+  // Flip one bit of the third record's range: its checksum no longer matches.
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(2 * journal_record_size + 9);
+    f.put('\x7f');
+  }
+  std::vector<interval_set> present(2);
+  auto j = fill_journal::open(path, sizes, present);
+  REQUIRE(j);
+  CHECK(present[0].bytes() == 4096);
+  CHECK(present[1].bytes() == 4096);
+  CHECK(j->records() == 2);
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK(st.st_size == static_cast<off_t>(2 * journal_record_size));
+  // A range past its device's size (a journal of another image) is not trusted either.
+  REQUIRE(j->append(1, 0, 8192));
+  std::vector<interval_set> again(2);
+  REQUIRE(fill_journal::open(path, sizes, again));
+  CHECK(again[1].bytes() == 4096);
+  ::unlink(path.c_str());
+  ::rmdir(tmpl);
+}
+
+// ---- fail closed: SIGKILL of the worker at random points -----------------------------------
+
+namespace {
+
+struct generated_file {
+  std::string path;  // inside the image, starting with '/'
+  std::string sha256;
+};
+
+// Writes `size` bytes of a xorshift stream seeded by `seed` to `path`; returns their sha256.
+std::string write_pseudo_random(const std::string& path, std::uint64_t size, std::uint64_t seed) {
+  std::ofstream out(path, std::ios::binary);
+  test::sha256 h;
+  std::vector<std::byte> buf(1 << 16);
+  std::uint64_t x = seed * 0x9e3779b97f4a7c15ull + 1;
+  for (std::uint64_t done = 0; done < size;) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(size - done, buf.size()));
+    for (std::size_t i = 0; i < n; i += 8) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      for (std::size_t b = 0; b < 8 && i + b < n; ++b) buf[i + b] = std::byte(x >> (8 * b));
+    }
+    out.write(reinterpret_cast<const char*>(buf.data()), static_cast<std::streamsize>(n));
+    h.update(std::span(buf.data(), n));
+    done += n;
+  }
+  return h.hex();
+}
+
+// A generated image: one large file and a tree of small ones. Empty when mkfs.erofs is missing.
+struct generated_image {
+  std::string image;
+  generated_file big;
+  std::vector<generated_file> tree;
+};
+
+generated_image make_kill_test_image(const std::string& dir) {
+  generated_image g;
+  const std::string src = dir + "/src";
+  ::mkdir(src.c_str(), 0755);
+  g.big = {"/big", write_pseudo_random(src + "/big", 48ull << 20, 1)};
+  for (int d = 0; d < 8; ++d) {
+    const std::string sub = "/d" + std::to_string(d);
+    ::mkdir((src + sub).c_str(), 0755);
+    for (int f = 0; f < 40; ++f) {
+      const std::string p = sub + "/f" + std::to_string(f);
+      const std::uint64_t size = 1000 + static_cast<std::uint64_t>((d * 40 + f) * 7919 % 200000);
+      g.tree.push_back({p, write_pseudo_random(src + p, size, 100 + d * 40 + f)});
+    }
+  }
+  g.image = dir + "/gen.erofs";
+  const std::string cmd = "mkfs.erofs --quiet " + g.image + " " + src + " >/dev/null 2>&1";
+  if (std::system(cmd.c_str()) != 0) g.image.clear();
+  return g;
+}
+
+struct spawned {
+  pid_t pid = -1;
+  std::string log;
+};
+
+spawned spawn_cli(std::vector<std::string> args, const std::string& log) {
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  spawned s;
+  s.log = log;
+  const int e = posix_spawn(&s.pid, EROFSFS_CLI, &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  REQUIRE(e == 0);
+  return s;
+}
+
+// Waits (about a minute at most) for `text` in the log; false if the process exited first.
+bool wait_for_log(const spawned& s, const std::string& text) {
+  for (int i = 0; i < 1200; ++i) {
+    if (slurp_file(s.log).find(text) != std::string::npos) return true;
+    int st;
+    if (::waitpid(s.pid, &st, WNOHANG) == s.pid) return false;
+    ::usleep(50000);
+  }
+  return false;
+}
+
+// The pid of the daemon's current worker (the last one it reported), if it is alive and still
+// the daemon's child (a pid read from the log is never killed after being reused).
+pid_t current_worker(const spawned& s) {
+  const std::string log = slurp_file(s.log);
+  const std::string key = "worker pid ";
+  const std::size_t at = log.rfind(key);
+  if (at == std::string::npos) return -1;
+  const pid_t pid = static_cast<pid_t>(std::atol(log.c_str() + at + key.size()));
+  const std::string status = slurp_file("/proc/" + std::to_string(pid) + "/status");
+  if (status.find("PPid:\t" + std::to_string(s.pid) + "\n") == std::string::npos) return -1;
+  return pid;
+}
+
+struct kill_round {
+  unsigned kills = 0;
+  unsigned files = 0;
+  unsigned wrong = 0;
+  unsigned failed = 0;
+  bool stuck = false;
+};
+
+// One cold read of `files` through a fresh cache while the worker is SIGKILLed every 10 to 250
+// ms (random); every file's sha256 is compared. A reader not done two minutes in is stuck.
+kill_round cold_read_under_kills(const std::string& image, const std::string& root,
+                                 const std::string& id, const std::string& mnt,
+                                 const std::string& log, const std::vector<generated_file>& files,
+                                 std::uint32_t seed) {
+  kill_round r;
+  spawned d = spawn_cli({EROFSFS_CLI, "serve-fanotify", image, "--cache-dir", root, "--id", id,
+                         "--mount", mnt},
+                        log);
+  REQUIRE_MESSAGE(wait_for_log(d, "mounted on"), slurp_file(log));
+  std::atomic<bool> done{false};
+  std::vector<hash_result> got(files.size());
+  std::thread reader([&] {
+    for (std::size_t i = 0; i < files.size(); ++i) got[i] = hash_file(mnt + files[i].path);
+    done = true;
+  });
+  std::uint32_t x = seed | 1;
+  // Bounded: kills while the reader runs, for at most about two minutes.
+  for (int waited_ms = 0; !done.load() && waited_ms < 120000;) {
+    x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+    // Long enough on average for a new worker to fill something, so the read moves on.
+    const int pause_ms = 10 + static_cast<int>(x % 240);
+    ::usleep(static_cast<useconds_t>(pause_ms) * 1000);
+    waited_ms += pause_ms;
+    if (done.load()) break;
+    const pid_t w = current_worker(d);
+    if (w > 0 && ::kill(w, SIGKILL) == 0) ++r.kills;
+  }
+  if (!done.load()) {
+    // Stuck: kill the whole daemon so the reader returns (with whatever it gets), and fail.
+    r.stuck = true;
+    ::kill(d.pid, SIGKILL);
+  }
+  reader.join();
+  for (std::size_t i = 0; i < files.size(); ++i) {
+    ++r.files;
+    if (!got[i].ok) ++r.failed;
+    else if (got[i].hex != files[i].sha256) ++r.wrong;
+  }
+  if (!r.stuck) ::kill(d.pid, SIGTERM);
+  int st = 0;
+  REQUIRE(::waitpid(d.pid, &st, 0) == d.pid);
+  if (!r.stuck) {
+    CHECK_MESSAGE(WIFEXITED(st), slurp_file(log));
+    CHECK_MESSAGE(WEXITSTATUS(st) == 0, slurp_file(log));
+    CHECK_FALSE(mounted_at(mnt));
+  } else {
+    ::umount2(mnt.c_str(), MNT_DETACH);  // the killed daemon could not: leave no mount behind
+  }
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("kernel: SIGKILL of the worker at random points never lets a reader see wrong bytes") {
+  if (std::string_view(EROFSFS_CLI).empty()) {
+    MESSAGE("erofsfs tool not built: kill test skipped");
+    return;
+  }
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  const generated_image g = make_kill_test_image(k.dir());
+  if (g.image.empty()) {
+    MESSAGE("mkfs.erofs not available: kill test skipped");
+    return;
+  }
+  ::mkdir(k.mnt().c_str(), 0755);
+  const std::string root = k.dir() + "/cache";
+  // Each phase runs cold rounds (a new cache id each) until it has seen 20 kills.
+  struct phase {
+    const char* name;
+    std::vector<generated_file> files;
+    kill_round total{};
+    std::uint64_t bytes = 0;  // of the files, per cold read
+    unsigned rounds = 0;
+  } phases[] = {{"large file", {g.big}, {}, 48ull << 20}, {"whole tree", g.tree, {}, 0}};
+  for (const generated_file& f : g.tree) {
+    struct stat st;
+    REQUIRE(::stat((k.dir() + "/src" + f.path).c_str(), &st) == 0);
+    phases[1].bytes += static_cast<std::uint64_t>(st.st_size);
+  }
+  unsigned round = 0;
+  for (phase& p : phases) {
+    for (int n = 0; n < 20 && p.total.kills < 25; ++n, ++round) {
+      const kill_round r =
+          cold_read_under_kills(g.image, root, "round" + std::to_string(round), k.mnt(),
+                                k.dir() + "/log" + std::to_string(round), p.files,
+                                0x5eed0000u + round);
+      p.total.kills += r.kills;
+      p.total.files += r.files;
+      p.total.wrong += r.wrong;
+      p.total.failed += r.failed;
+      p.total.stuck = p.total.stuck || r.stuck;
+      ++p.rounds;
+      if (r.stuck) break;
+    }
+    MESSAGE(std::string(p.name) << ": " << p.total.kills << " worker kills, " << p.total.files
+                   << " files checked, " << p.total.wrong << " wrong, " << p.total.failed
+                   << " failed reads" << std::string(p.total.stuck ? ", a reader was STUCK" : "")
+                   << " in " << p.rounds << " cold reads of " << p.bytes << " B");
+    CHECK(p.total.kills >= 25);
+    CHECK(p.total.wrong == 0);
+    CHECK(p.total.failed == 0);
+    CHECK_FALSE(p.total.stuck);
+  }
+  // The cache the last round's killed workers filled is whole: a new daemon over it reads
+  // every file of that round right without fetching a byte.
+  {
+    const std::string log = k.dir() + "/log-restart";
+    spawned d = spawn_cli({EROFSFS_CLI, "serve-fanotify", g.image, "--cache-dir", root, "--id",
+                           "round" + std::to_string(round - 1), "--mount", k.mnt()},
+                          log);
+    REQUIRE_MESSAGE(wait_for_log(d, "mounted on"), slurp_file(log));
+    for (const generated_file& f : g.tree) {
+      const hash_result h = hash_file(k.mnt() + f.path);
+      REQUIRE(h.ok);
+      CHECK_MESSAGE(h.hex == f.sha256, f.path);
+    }
+    REQUIRE(::kill(d.pid, SIGTERM) == 0);
+    int st = 0;
+    REQUIRE(::waitpid(d.pid, &st, 0) == d.pid);
+    CHECK(WEXITSTATUS(st) == 0);
+    const std::string text = slurp_file(log);
+    MESSAGE("restart over the cache of a killed round: " << text);
+    CHECK(text.find("metadata prefetched: metadata 0 B") != std::string::npos);
+    CHECK(text.find("exiting: metadata 0 B, fetched 0 B") != std::string::npos);
+  }
+  // Leave nothing behind: the caches, the logs, the generated tree.
+  if (auto l = list_caches(root))
+    for (const cache_info& c : *l) (void)remove_cache(root, c.id);
+  ::rmdir(root.c_str());
+  std::system(("rm -rf " + k.dir() + "/src " + k.dir() + "/log* " + g.image).c_str());
+}
+
+TEST_CASE("kernel: SIGTERM on a busy mount keeps serving it and unmounts once it is idle") {
+  if (std::string_view(EROFSFS_CLI).empty()) {
+    MESSAGE("erofsfs tool not built: serve-fanotify test skipped");
+    return;
+  }
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  ::mkdir(k.mnt().c_str(), 0755);
+  const std::string root = k.dir() + "/cache";
+  const std::string log = k.path("stderr");
+  spawned d = spawn_cli({EROFSFS_CLI, "serve-fanotify", plain_4k_image(), "--cache-dir", root,
+                         "--id", "busy", "--mount", k.mnt()},
+                        log);
+  REQUIRE_MESSAGE(wait_for_log(d, "mounted on"), slurp_file(log));
+  const int busy = ::open((k.mnt() + "/data/text-96k").c_str(), O_RDONLY | O_CLOEXEC);
+  REQUIRE(busy >= 0);
+  REQUIRE(::kill(d.pid, SIGTERM) == 0);
+  REQUIRE_MESSAGE(wait_for_log(d, "is busy; still serving"), slurp_file(log));
+  // Still served after the stop request: the open file reads right, cold.
+  for (const manifest_file& f : regular_files("plain-4k"))
+    if (f.path == "/data/text-96k") {
+      test::sha256 h;
+      std::vector<std::byte> buf(f.size);
+      REQUIRE(::pread(busy, buf.data(), buf.size(), 0) == static_cast<ssize_t>(buf.size()));
+      h.update(buf);
+      CHECK(h.hex() == f.sha256);
+    }
+  CHECK(mounted_at(k.mnt()));
+  ::close(busy);
+  int st = 0;
+  pid_t got = 0;
+  for (int i = 0; i < 600 && got == 0; ++i) {  // retried every second: about a minute at most
+    got = ::waitpid(d.pid, &st, WNOHANG);
+    if (got == 0) ::usleep(100000);
+  }
+  if (got == 0) ::kill(d.pid, SIGKILL), ::waitpid(d.pid, &st, 0);
+  REQUIRE_MESSAGE(got == d.pid, slurp_file(log));
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 0);
   CHECK_FALSE(mounted_at(k.mnt()));
+  REQUIRE(remove_cache(root, "busy"));
+  ::rmdir(root.c_str());
+}
+
+TEST_CASE("kernel: serve-fanotify refuses a second daemon on the same cache with the owner's pid") {
+  if (std::string_view(EROFSFS_CLI).empty()) {
+    MESSAGE("erofsfs tool not built: serve-fanotify test skipped");
+    return;
+  }
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  ::mkdir(k.mnt().c_str(), 0755);
+  const std::string root = k.dir() + "/cache";
+  spawned first = spawn_cli({EROFSFS_CLI, "serve-fanotify", plain_4k_image(), "--cache-dir",
+                             root, "--mount", k.mnt()},
+                            k.path("first"));
+  REQUIRE_MESSAGE(wait_for_log(first, "mounted on"), slurp_file(first.log));
+  spawned second = spawn_cli({EROFSFS_CLI, "serve-fanotify", plain_4k_image(), "--cache-dir",
+                              root},
+                             k.path("second"));
+  int st = 0;
+  REQUIRE(::waitpid(second.pid, &st, 0) == second.pid);
+  CHECK(WIFEXITED(st));
+  CHECK(WEXITSTATUS(st) == 1);
+  const std::string why = slurp_file(second.log);
+  CHECK_MESSAGE(why.find("cache is locked by another daemon") != std::string::npos, why);
+  CHECK_MESSAGE(why.find(std::to_string(first.pid)) != std::string::npos, why);
+  for (const manifest_file& f : regular_files("plain-4k")) {  // the first one is unharmed
+    const hash_result h = hash_file(k.mnt() + f.path);
+    REQUIRE(h.ok);
+    CHECK_MESSAGE(h.hex == f.sha256, f.path);
+  }
+  REQUIRE(::kill(first.pid, SIGTERM) == 0);
+  REQUIRE(::waitpid(first.pid, &st, 0) == first.pid);
+  CHECK(WEXITSTATUS(st) == 0);
+  if (auto l = list_caches(root))
+    for (const cache_info& c : *l) CHECK(remove_cache(root, c.id));
+  ::rmdir(root.c_str());
+}
+
+TEST_CASE("relay messages: malformed events and answers are protocol errors") {
+  std::byte msg[relay::event_size];
+  event e;
+  e.mask = abi::pre_access;
+  e.offset = 4096;
+  e.count = 8192;
+  e.has_range = true;
+  e.pid = 77;
+  relay::encode_event(12, e, msg);
+  std::int32_t id = -1;
+  auto back = relay::decode_event(msg, id);
+  REQUIRE(back);
+  CHECK(id == 12);
+  CHECK(back->offset == 4096);
+  CHECK(back->count == 8192);
+  CHECK(back->has_range);
+  CHECK(back->pid == 77);
+  CHECK_FALSE(relay::decode_event(std::span(msg, relay::event_size - 1), id));
+  const std::uint64_t huge = ~std::uint64_t{0};
+  std::memcpy(msg + 24, &huge, 8);  // offset + count overflows
+  CHECK(std::string(relay::decode_event(msg, id).error().what) == what::relay_event_is_malformed);
+
+  std::byte ans[relay::answer_size];
+  relay::encode_answer(5, abi::deny_errno(EIO), ans);
+  auto r = relay::decode_answer(ans, id);
+  REQUIRE(r);
+  CHECK(*r == abi::deny_errno(EIO));
+  CHECK(id == 5);
+  relay::encode_answer(5, 0x10, ans);  // neither allow nor deny
+  CHECK_FALSE(relay::decode_answer(ans, id));
+  relay::encode_answer(5, abi::allow | abi::deny, ans);
+  CHECK_FALSE(relay::decode_answer(ans, id));
+}
+
+TEST_CASE("a journal with many more records than ranges is compacted when it is replayed") {
+  char tmpl[] = "/tmp/erofsfs-journal-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  const std::string path = std::string(tmpl) + "/filled.journal";
+  const std::uint64_t sizes[] = {1 << 20};
+  {
+    std::vector<interval_set> present(1);
+    auto j = fill_journal::open(path, sizes, present);
+    REQUIRE(j);
+    for (std::uint64_t i = 0; i < 2000; ++i) REQUIRE(j->append(0, i * 256, i * 256 + 512));
+    CHECK(j->records() == 2000);
+  }
+  std::vector<interval_set> present(1);
+  auto j = fill_journal::open(path, sizes, present);
+  REQUIRE(j);
+  CHECK(present[0].bytes() == 1999 * 256 + 512);
+  CHECK(j->records() == 1);  // one coalesced range
+  struct stat st;
+  REQUIRE(::stat(path.c_str(), &st) == 0);
+  CHECK(st.st_size == static_cast<off_t>(journal_record_size));
+  CHECK(::stat((path + ".tmp").c_str(), &st) != 0);
+  // Appends go to the new file.
+  REQUIRE(j->append(0, 1 << 19, (1 << 19) + 4096));
+  std::vector<interval_set> again(1);
+  REQUIRE(fill_journal::open(path, sizes, again));
+  CHECK(again[0].bytes() == present[0].bytes() + 4096);
+  ::unlink(path.c_str());
+  ::rmdir(tmpl);
+}
+
+TEST_CASE("kernel: with no worker the holder denies readers with EIO after its timeout, never zeros") {
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  char tmpl[] = "/tmp/erofsfs-fanotify-XXXXXX";
+  REQUIRE(::mkdtemp(tmpl));
+  const std::string dir = tmpl, mnt = dir + "/mnt", sparse = dir + "/image.sparse";
+  ::mkdir(mnt.c_str(), 0755);
+  auto img = fd_source::open(plain_4k_image().c_str());
+  REQUIRE(img);
+  const device_spec devs[] = {{*img, sparse}};
+  auto b = backend::create(devs);
+  if (!b) {
+    ::unlink(sparse.c_str());
+    ::rmdir(mnt.c_str());
+    ::rmdir(dir.c_str());
+    SKIP_UNLESS_KERNEL(b.error().message());
+  }
+  holder::options ho;
+  ho.orphan_timeout_ms = 300;
+  holder h((*b)->release_group(), ho);
+  std::atomic<bool> stop{false}, relay_ok{true};
+  std::thread relay_thread([&] {
+    while (!stop.load())
+      if (!h.run_once(50)) relay_ok = false;
+  });
+  REQUIRE(mount_erofs(sparse, {}, mnt));
+  const hash_result r = hash_file(mnt + "/data/text-96k");  // its data was never filled
+  CHECK_FALSE(r.ok);
+  CHECK(r.err == EIO);
+  CHECK(h.pending() == 0);
+  CHECK(::umount2(mnt.c_str(), 0) == 0);
+  stop = true;
+  relay_thread.join();
+  CHECK(relay_ok.load());
+  ::unlink(sparse.c_str());
+  ::rmdir(mnt.c_str());
+  ::rmdir(dir.c_str());
 }

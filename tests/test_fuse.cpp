@@ -128,8 +128,13 @@ TEST_CASE("fuse readdir offsets: resuming at every offset lists what dir_reader 
 
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <thread>
+
+#ifdef EROFSFS_HAVE_CURL
+#include "support/http_servers.hpp"
+#endif
 
 namespace {
 
@@ -503,17 +508,13 @@ TEST_CASE("fuse: a corrupted directory block is EIO to the reader, not a crash")
   CHECK(::lstat((m->root() + "/data").c_str(), &st) == 0);  // the rest is served
 }
 
-TEST_CASE("fuse: erofsfs mount -f serves until SIGTERM and then unmounts cleanly") {
-  if (const std::string why = fuse_unavailable(); !why.empty()) {
-    MESSAGE("fuse skipped: " << why);
-    return;
-  }
-  if (std::string(EROFSFS_CLI).empty()) {
-    MESSAGE("fuse skipped: the erofsfs tool is not built");
-    return;
-  }
-  const std::string image = fixture_dir("chunk-4k-blobdev") + "/chunk-4k-blobdev.erofs";
-  const std::vector<std::string> devices = fixture_device_files(fixture_dir("chunk-4k-blobdev"));
+namespace {
+
+// Runs `erofsfs mount IMAGE DIR -f --device D...` (the image and devices are paths or URLs),
+// compares the mounted tree with the library's view of fixture `name`, then stops the daemon
+// with SIGTERM and checks that it unmounted and exited 0.
+void mount_compare_and_stop(const std::string& name, const std::string& image,
+                            const std::vector<std::string>& devices) {
   const std::string dir = temp_dir();
   REQUIRE(!dir.empty());
   std::vector<std::string> args{EROFSFS_CLI, "mount", image, dir, "-f"};
@@ -533,7 +534,7 @@ TEST_CASE("fuse: erofsfs mount -f serves until SIGTERM and then unmounts cleanly
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   REQUIRE(sf.f_type == fuse_super_magic);
-  auto fx = open_fixture("chunk-4k-blobdev");
+  auto fx = open_fixture(name);
   REQUIRE(fx);
   auto want = entries_from_image((*fx)->img);
   REQUIRE(want);
@@ -550,5 +551,46 @@ TEST_CASE("fuse: erofsfs mount -f serves until SIGTERM and then unmounts cleanly
   CHECK(sf.f_type != fuse_super_magic);  // unmounted
   ::rmdir(dir.c_str());
 }
+
+}  // namespace
+
+TEST_CASE("fuse: erofsfs mount -f serves until SIGTERM and then unmounts cleanly") {
+  if (const std::string why = fuse_unavailable(); !why.empty()) {
+    MESSAGE("fuse skipped: " << why);
+    return;
+  }
+  if (std::string(EROFSFS_CLI).empty()) {
+    MESSAGE("fuse skipped: the erofsfs tool is not built");
+    return;
+  }
+  const std::string image = fixture_dir("chunk-4k-blobdev") + "/chunk-4k-blobdev.erofs";
+  mount_compare_and_stop("chunk-4k-blobdev", image,
+                         fixture_device_files(fixture_dir("chunk-4k-blobdev")));
+}
+
+#ifdef EROFSFS_HAVE_CURL
+// The image and its blob device are fetched lazily with range requests from a real nginx.
+TEST_CASE("fuse: erofsfs mount serves an image and its blob device straight from an HTTP server") {
+  if (const std::string why = fuse_unavailable(); !why.empty()) {
+    MESSAGE("fuse skipped: " << why);
+    return;
+  }
+  if (std::string(EROFSFS_CLI).empty()) {
+    MESSAGE("fuse skipped: the erofsfs tool is not built");
+    return;
+  }
+  erofsfs::test::nginx_server srv;
+  if (const std::string why = srv.start(std::string(EROFSFS_TEST_DATA) + "/images"); !why.empty()) {
+    MESSAGE("fuse skipped: " << why);
+    return;
+  }
+  const std::string name = "chunk-4k-blobdev";
+  std::vector<std::string> devices;
+  for (const std::string& d : fixture_device_files(fixture_dir(name)))
+    devices.push_back(srv.url("/" + name + "/" + std::filesystem::path(d).filename().string()));
+  REQUIRE(!devices.empty());
+  mount_compare_and_stop(name, srv.url("/" + name + "/" + name + ".erofs"), devices);
+}
+#endif
 
 #endif  // EROFSFS_HAVE_FUSE3

@@ -2,6 +2,8 @@
 
 #include <erofsfs/base/hash.hpp>
 #include <erofsfs/api/xattr.hpp>
+#include <erofsfs/base/sha256.hpp>
+#include <string>
 #include <string_view>
 
 using namespace erofsfs;
@@ -26,4 +28,25 @@ TEST_CASE("the xattr bloom filter bit matches the format's worked examples") {
   CHECK(xattr_filter_bit(disk::xattr_index_security, "selinux") == 11);
   CHECK(xattr_filter_bit(disk::xattr_index_trusted, "overlay.opaque") == 20);
   CHECK(xattr_filter_bit(disk::xattr_index_security, "capability") == 29);
+}
+
+TEST_CASE("sha256 matches FIPS 180-4 vectors however the input is split") {
+  CHECK(sha256::of(bytes_of("")) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(sha256::of(bytes_of("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  const std::string two_blocks = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+  const char* want = "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1";
+  CHECK(sha256::of(bytes_of(two_blocks)) == want);
+  const std::string million(1000000, 'a');
+  // Split so that whole 64-byte blocks arrive both buffered and straight from the input.
+  for (std::size_t cut : {std::size_t{1}, std::size_t{63}, std::size_t{64}, std::size_t{100}}) {
+    sha256 h;
+    h.update(bytes_of(std::string_view(million).substr(0, cut)));
+    h.update(bytes_of(std::string_view(million).substr(cut)));
+    CHECK(h.hex() == "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+  }
+  sha256 h;
+  h.update(bytes_of("abc"));
+  const auto raw = h.digest();
+  CHECK(raw[0] == 0xba);
+  CHECK(raw[31] == 0xad);
 }

@@ -4,6 +4,7 @@
 #include <erofsfs/erofsfs.hpp>
 #include <erofsfs/io/mmap_source.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <string>
 #include <vector>
@@ -96,4 +97,30 @@ TEST_CASE("regression: a 16 GiB all-hole chunk-based file maps as holes without 
   }
   CHECK(covered == huge->size);
   CHECK(extents == 1);  // adjacent hole chunks merge
+}
+
+TEST_CASE("regression: 1 MiB read inside a 2^50-byte hole is zeros and allocates nothing") {
+  // cfs-huge (mkcomposefs): /sparse/pib-2-50 is 2^50 bytes in 128 hole chunks of 2^43.
+  auto f = test::open_fixture("cfs-huge");
+  REQUIRE(f);
+  const image& img = (*f)->img;
+  read_context ctx;
+  auto ino = resolve_path(img, "/sparse/pib-2-50", ctx);
+  REQUIRE(ino);
+  REQUIRE(ino->size == std::uint64_t{1} << 50);
+  std::vector<std::byte> buf(1u << 20, std::byte{0x5A});
+  const std::uint64_t at = (std::uint64_t{1} << 49) + 12345;  // inside, not chunk-aligned
+  auto n = read(img, *ino, at, buf, ctx);
+  REQUIRE(n);
+  CHECK(*n == buf.size());
+  CHECK(std::all_of(buf.begin(), buf.end(), [](std::byte b) { return b == std::byte{0}; }));
+  // Memory stays bounded: the hole is zero-filled into the caller's buffer; the context
+  // neither decodes nor copies anything for it.
+  CHECK(ctx.decoded.capacity() == 0);
+  CHECK(ctx.encoded.capacity() == 0);
+  CHECK(ctx.scratch.capacity() <= img.block_size());
+  // The last byte of the file reads as well, and nothing past it.
+  auto last = read(img, *ino, ino->size - 1, std::span(buf).first(16), ctx);
+  REQUIRE(last);
+  CHECK(*last == 1);
 }

@@ -1,5 +1,5 @@
-// `erofsfs cat IMG PATH...`: file contents to standard output, read in large pieces into one
-// reusable buffer (no whole-file allocation, whatever the file size).
+// `erofsfs cat IMG PATH...` (or `--nid N IMG`): file contents to standard output, read in large
+// pieces into one reusable buffer (no whole-file allocation, whatever the file size).
 #include "common.hpp"
 
 namespace erofsfs::cli {
@@ -22,52 +22,72 @@ bool write_all(bytes_view data) {
   return true;
 }
 
-}  // namespace
+// Writes one file's contents to standard output. False when it failed (reported); sets
+// `output_failed` when standard output itself failed, after which nothing more is written.
+bool cat_one(const args& a, const opened_image& o, const std::string* path, read_context& ctx,
+             std::vector<std::byte>& buf, bool& output_failed) {
+  const std::string name = subject_name(a, path);
+  auto ino = find_subject(o, path, a.number("nid"), ctx, true);
+  if (!ino) {
+    report(a.cmd, name, ino.error());
+    return false;
+  }
+  if (!ino->is_regular()) {
+    report(a.cmd, escape(name) + ": " + (ino->is_dir() ? "is a directory" : "not a regular file"));
+    return false;
+  }
+  std::uint64_t offset = 0;
+  while (offset < ino->size) {  // bounded: offset grows by > 0 each pass or the loop ends
+    auto n = read(o.img, *ino, offset, buf, ctx);
+    if (!n) {
+      report(a.cmd, name, n.error());
+      return false;
+    }
+    if (*n == 0) {
+      report(a.cmd, name,
+             make_error(errc::internal, "read returned no data before end of file",
+                        {.nid = ino->nid, .offset = offset}));
+      return false;
+    }
+    if (!write_all(std::span(buf).first(*n))) {
+      report(a.cmd, "standard output: " + errno_text(errno));
+      output_failed = true;
+      return false;
+    }
+    offset += *n;
+  }
+  return true;
+}
 
-int run_cat(int argc, char** argv) {
-  args a;
-  if (int rc = parse_args(argc, argv, {}, 2, ~std::size_t{0}, a); rc >= 0) return rc;
+int run_cat(const args& a) {
   auto o = open_image(a, a.positional[0]);
   if (!o) return exit_problem;
   read_context ctx;
   std::vector<std::byte> buf(chunk_size);
-  bool failed = false;
-  for (std::size_t i = 1; i < a.positional.size(); ++i) {
-    const std::string& path = a.positional[i];
-    auto ino = resolve_path(o->img, path, ctx, true);
-    if (!ino) {
-      report(a.cmd, path, ino.error());
-      failed = true;
-      continue;
-    }
-    if (!ino->is_regular()) {
-      report(a.cmd, path + ": " + (ino->is_dir() ? "is a directory" : "not a regular file"));
-      failed = true;
-      continue;
-    }
-    std::uint64_t offset = 0;
-    while (offset < ino->size) {  // bounded: offset grows by > 0 each pass or the loop ends
-      auto n = read(o->img, *ino, offset, buf, ctx);
-      if (!n) {
-        report(a.cmd, path, n.error());
-        failed = true;
-        break;
-      }
-      if (*n == 0) {
-        report(a.cmd, path,
-               make_error(errc::internal, "read returned no data before end of file",
-                          {.nid = ino->nid, .offset = offset}));
-        failed = true;
-        break;
-      }
-      if (!write_all(std::span(buf).first(*n))) {
-        report(a.cmd, "standard output: " + errno_text(errno));
-        return exit_problem;
-      }
-      offset += *n;
-    }
+  bool failed = false, output_failed = false;
+  if (a.has("nid")) {
+    failed = !cat_one(a, *o, nullptr, ctx, buf, output_failed);
+  } else {
+    for (std::size_t i = 1; i < a.positional.size() && !output_failed; ++i)
+      failed |= !cat_one(a, *o, &a.positional[i], ctx, buf, output_failed);
   }
   return failed ? exit_problem : exit_ok;
 }
+
+constexpr option_def options[] = {
+    common::nid,
+    common::device,
+    common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
+};
+constexpr positional_def positionals[] = {{"IMG", arity::one},
+                                          {"PATH", arity::one_or_more, "nid"}};
+
+}  // namespace
+
+const command_spec cat_command{"cat", "write files to standard output", options, positionals,
+                               run_cat};
 
 }  // namespace erofsfs::cli

@@ -1,6 +1,7 @@
-// Shared pieces of the erofsfs tool: exit codes, error printing ("erofsfs: <cmd>: <message>"),
-// option parsing, opening an image with its devices and decoders, display escaping, and the
-// entry-name check of extract.
+// Shared pieces of the erofsfs tool: error printing ("erofsfs: <cmd>: <message>"), display
+// escaping, opening an image with its devices, offset and decoders, finding the inode a command
+// names (PATH or --nid), and the entry-name check of extract. Exit codes and the command line
+// are in options.hpp.
 #pragma once
 
 #include <fcntl.h>
@@ -26,27 +27,19 @@
 #include <erofsfs/erofsfs.hpp>
 #include <erofsfs/io/fd_source.hpp>
 #include <erofsfs/io/mmap_source.hpp>
+#include <erofsfs/io/offset_source.hpp>
+#include <erofsfs/io/posix.hpp>
 
-#ifdef EROFSFS_HAVE_LZMA
-#include <erofsfs/codecs/lzma.hpp>
-#define EROFSFS_CLI_LZMA 1
-#endif
-#ifdef EROFSFS_HAVE_ZLIB
-#include <erofsfs/codecs/deflate.hpp>
-#define EROFSFS_CLI_DEFLATE 1
-#endif
-#ifdef EROFSFS_HAVE_ZSTD
-#include <erofsfs/codecs/zstd.hpp>
-#define EROFSFS_CLI_ZSTD 1
+#ifdef EROFSFS_HAVE_CURL
+#include <erofsfs/io/http_source.hpp>
 #endif
 
 #include "commands.hpp"
+#include "decoders.hpp"
+#include "options.hpp"
+#include "verity.hpp"
 
 namespace erofsfs::cli {
-
-inline constexpr int exit_ok = 0;
-inline constexpr int exit_problem = 1;  // the image (or an output) had a problem
-inline constexpr int exit_usage = 2;    // bad command line
 
 // --- messages -------------------------------------------------------------------------------
 
@@ -156,173 +149,64 @@ inline const char* algorithm_name(unsigned alg) {
   return "unknown";
 }
 
-// --- options --------------------------------------------------------------------------------
-
-// A command's option: a long name, an optional one-letter alias, and whether it takes a value.
-// Every command also accepts --device FILE (repeatable) and --help / -h.
-struct option_spec {
-  const char* long_name;
-  char letter = 0;
-  bool takes_value = false;
-};
-
-struct args {
-  const char* cmd = "";
-  std::vector<std::string> devices;     // --device, in device-table order
-  std::vector<std::string> positional;
-  std::vector<std::pair<std::string, std::string>> options;  // long name -> value ("" for flags)
-
-  bool has(std::string_view name) const {
-    for (const auto& o : options)
-      if (o.first == name) return true;
-    return false;
-  }
-  // The last value given for `name`, or nullptr.
-  const std::string* value(std::string_view name) const {
-    const std::string* v = nullptr;
-    for (const auto& o : options)
-      if (o.first == name) v = &o.second;
-    return v;
-  }
-};
-
-inline void print_usage(std::FILE* out, const command& c) {
-  std::fprintf(out, "usage: erofsfs %s %s\n  %s\n", c.name, c.usage, c.summary);
-  std::fprintf(out,
-               "  --device FILE  an extra device/blob, repeated in device-table order "
-               "(like mount -o device=)\n"
-               "  --help         this text\n");
-}
-
-inline int usage_error(std::string_view cmd, std::string_view message) {
-  report(cmd, message);
-  if (const command* c = find_command(cmd)) print_usage(stderr, *c);
-  return exit_usage;
-}
-
-// Parses argv[1..argc). Returns -1 to go on, otherwise the exit code the command returns right
-// away (0 after --help, exit_usage on a bad command line).
-inline int parse_args(int argc, char** argv, std::span<const option_spec> specs,
-                      std::size_t min_positional, std::size_t max_positional, args& out) {
-  out.cmd = argc > 0 ? argv[0] : "";
-  const std::string_view cmd = out.cmd;
-  bool options_done = false;
-  auto find_long = [&](std::string_view n) -> const option_spec* {
-    for (const auto& s : specs)
-      if (n == s.long_name) return &s;
-    return nullptr;
-  };
-  auto find_letter = [&](char l) -> const option_spec* {
-    for (const auto& s : specs)
-      if (s.letter == l) return &s;
-    return nullptr;
-  };
-  for (int i = 1; i < argc; ++i) {  // bounded: i only grows
-    const std::string_view a = argv[i];
-    if (options_done || a.size() < 2 || a[0] != '-') {
-      out.positional.emplace_back(a);
-      continue;
-    }
-    if (a == "--") {
-      options_done = true;
-      continue;
-    }
-    if (a == "--help" || a == "-h") {
-      if (const command* c = find_command(cmd)) print_usage(stdout, *c);
-      return exit_ok;
-    }
-    if (a.substr(0, 2) == "--") {
-      std::string_view name = a.substr(2), value;
-      const std::size_t eq = name.find('=');
-      const bool inline_value = eq != std::string_view::npos;
-      if (inline_value) {
-        value = name.substr(eq + 1);
-        name = name.substr(0, eq);
-      }
-      const bool is_device = name == "device";
-      const option_spec* s = is_device ? nullptr : find_long(name);
-      if (!is_device && !s) return usage_error(cmd, "unknown option --" + std::string(name));
-      if (is_device || s->takes_value) {
-        if (!inline_value) {
-          if (i + 1 >= argc)
-            return usage_error(cmd, "option --" + std::string(name) + " needs a value");
-          value = argv[++i];
-        }
-        if (is_device)
-          out.devices.emplace_back(value);
-        else
-          out.options.emplace_back(s->long_name, value);
-      } else {
-        if (inline_value)
-          return usage_error(cmd, "option --" + std::string(name) + " takes no value");
-        out.options.emplace_back(s->long_name, "");
-      }
-      continue;
-    }
-    // A cluster of one-letter options, "-lR"; a value-taking letter ends it ("-dDIR", "-d DIR").
-    for (std::size_t k = 1; k < a.size(); ++k) {  // bounded by the argument's length
-      const option_spec* s = find_letter(a[k]);
-      if (!s) return usage_error(cmd, std::string("unknown option -") + a[k]);
-      if (!s->takes_value) {
-        out.options.emplace_back(s->long_name, "");
-        continue;
-      }
-      if (k + 1 < a.size()) {
-        out.options.emplace_back(s->long_name, std::string(a.substr(k + 1)));
-      } else {
-        if (i + 1 >= argc) return usage_error(cmd, std::string("option -") + a[k] + " needs a value");
-        out.options.emplace_back(s->long_name, argv[++i]);
-      }
-      break;
-    }
-  }
-  if (out.positional.size() < min_positional) return usage_error(cmd, "missing arguments");
-  if (out.positional.size() > max_positional) return usage_error(cmd, "too many arguments");
-  return -1;
-}
-
 // --- opening --------------------------------------------------------------------------------
 
 // One image or device file. Regular files are mapped (metadata is then parsed in place);
-// block devices (st_size 0) are read with pread, sized with BLKGETSIZE64.
+// block devices (st_size 0) are read with pread, sized with BLKGETSIZE64; http:// and https://
+// URLs are read with ranged GETs (when built with libcurl), and say on stderr what they fetched
+// (on a terminal or with -v) and which request failed last.
 class file_source {
  public:
   file_source() = default;
   file_source(const file_source&) = delete;
   file_source& operator=(const file_source&) = delete;
-  ~file_source() {
-    if (fd_ >= 0) ::close(fd_);
-  }
 
-  // Empty string on success, else what failed.
+#ifdef EROFSFS_HAVE_CURL
+  // A remote image tells what it cost: on a terminal, one summary line when the tool is done.
+  ~file_source() {
+    if (!http_) return;
+    if (const std::string f = http_->last_failure(); !f.empty())
+      std::fprintf(stderr, "erofsfs: last failed request: %s\n", escape(f).c_str());
+    if (::isatty(STDERR_FILENO)) {
+      const http_counters c = http_->counters();
+      std::fprintf(stderr,
+                   "erofsfs: %s: fetched %" PRIu64 " bytes in %" PRIu64 " requests (%" PRIu64
+                   " retries, %" PRIu64 " cache hits)\n",
+                   escape(http_->url()).c_str(), c.bytes_fetched, c.requests, c.retries,
+                   c.cache_hits);
+    }
+  }
+#endif
+
+  // Empty string on success, else what failed. http:// and https:// name remote images.
   std::string open(const char* path) {
-    int fd;
-    do fd = ::open(path, O_RDONLY | O_CLOEXEC);
-    while (fd < 0 && errno == EINTR);
-    if (fd < 0) return errno_text(errno);
+    const std::string_view p = path;
+    if (p.starts_with("http://") || p.starts_with("https://")) {
+#ifdef EROFSFS_HAVE_CURL
+      std::string failure;
+      auto s = http_source::open(p, http_options{}, &failure);
+      if (!s) return failure.empty() ? s.error().message() : escape(failure);
+      http_ = std::make_unique<http_source>(std::move(*s));
+      ref_ = source_ref(*http_);
+      return {};
+#else
+      return "http(s) images need libcurl, and this erofsfs was built without it";
+#endif
+    }
+    posix::unique_fd fd = posix::open_retry(path, O_RDONLY | O_CLOEXEC);
+    if (!fd) return errno_text(errno);
     struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      const int e = errno;
-      ::close(fd);
-      return errno_text(e);
-    }
-    if (S_ISDIR(st.st_mode)) {
-      ::close(fd);
-      return "is a directory";
-    }
+    if (::fstat(fd.get(), &st) != 0) return errno_text(errno);
+    if (S_ISDIR(st.st_mode)) return "is a directory";
     if (S_ISBLK(st.st_mode)) {
       std::uint64_t size = 0;
-      if (::ioctl(fd, BLKGETSIZE64, &size) != 0) {
-        const int e = errno;
-        ::close(fd);
-        return errno_text(e);
-      }
-      fd_ = fd;
-      fd_src_ = fd_source(fd, size);
+      if (::ioctl(fd.get(), BLKGETSIZE64, &size) != 0) return errno_text(errno);
+      fd_ = std::move(fd);
+      fd_src_ = fd_source(fd_.get(), size);  // borrows fd_
       ref_ = source_ref(fd_src_);
       return {};
     }
-    ::close(fd);
+    fd.reset();
     auto m = mmap_source::open(path);
     if (!m) return m.error().message();
     map_ = std::move(*m);
@@ -332,66 +216,24 @@ class file_source {
   source_ref ref() const noexcept { return ref_; }
 
  private:
-  int fd_ = -1;
+  posix::unique_fd fd_;
   fd_source fd_src_;
   mmap_source map_;
+#ifdef EROFSFS_HAVE_CURL
+  std::unique_ptr<http_source> http_;
+#endif
   source_ref ref_;
-};
-
-// The decoders the tool was built with: the library's built-in set (LZ4) plus the optional
-// library-backed adapters.
-class decoders {
- public:
-  // Names of the algorithms this build decodes, e.g. "lz4 lzma deflate zstd".
-  static const char* names() noexcept {
-    return "lz4"
-#ifdef EROFSFS_CLI_LZMA
-           " lzma"
-#endif
-#ifdef EROFSFS_CLI_DEFLATE
-           " deflate"
-#endif
-#ifdef EROFSFS_CLI_ZSTD
-           " zstd"
-#endif
-        ;
-  }
-  decoders() : table_(builtin_decompressors()) {
-#ifdef EROFSFS_CLI_LZMA
-    table_.set(disk::compression_lzma, lzma_);
-#endif
-#ifdef EROFSFS_CLI_DEFLATE
-    table_.set(disk::compression_deflate, deflate_);
-#endif
-#ifdef EROFSFS_CLI_ZSTD
-    table_.set(disk::compression_zstd, zstd_);
-#endif
-  }
-  decoders(const decoders&) = delete;
-  decoders& operator=(const decoders&) = delete;
-  const decompressor_table& table() const noexcept { return table_; }
-
- private:
-#ifdef EROFSFS_CLI_LZMA
-  codecs::microlzma_decompressor lzma_;
-#endif
-#ifdef EROFSFS_CLI_DEFLATE
-  codecs::deflate_decompressor deflate_;
-#endif
-#ifdef EROFSFS_CLI_ZSTD
-  codecs::zstd_decompressor zstd_;
-#endif
-  decompressor_table table_;
 };
 
 // An open image with everything it borrows. Not movable: the image points at the members.
 struct opened_image {
   std::string path;
   std::vector<std::string> device_paths;
-  file_source primary;
+  file_source file;
+  std::unique_ptr<verified_source> verified;  // `file` through its verity tree (--verity-root)
+  offset_source primary;  // the EROFS image inside `file` (from --offset; all of it by default)
   std::vector<std::unique_ptr<file_source>> devices;
   std::vector<source_ref> device_refs;
-  decoders codecs;
   image img;
 
   opened_image() = default;
@@ -399,16 +241,40 @@ struct opened_image {
   opened_image& operator=(const opened_image&) = delete;
 };
 
-// Opens `path` with the --device files of `a`; prints the error and returns nullptr on failure.
+// The image file's bytes from --offset on, as the EROFS image; reports and returns false when
+// the offset is past the end of the file.
+inline bool window_at_offset(const args& a, const std::string& path, source_ref file,
+                             offset_source& out) {
+  auto w = offset_source::create(file, a.number("offset"));
+  if (!w) {
+    report(a.cmd, path + ": --offset " + std::to_string(a.number("offset")) + ": " +
+                      w.error().message());
+    return false;
+  }
+  out = *w;
+  return true;
+}
+
+// Opens `path` with the --device files and --offset of `a`; prints the error and returns
+// nullptr on failure.
 inline std::unique_ptr<opened_image> open_image(const args& a, const std::string& path) {
   auto o = std::make_unique<opened_image>();
   o->path = path;
-  o->device_paths = a.devices;
-  if (std::string e = o->primary.open(path.c_str()); !e.empty()) {
+  o->device_paths = a.values("device");
+  if (std::string e = o->file.open(path.c_str()); !e.empty()) {
     report(a.cmd, path + ": " + e);
     return nullptr;
   }
-  for (const std::string& d : a.devices) {
+  source_ref file = o->file.ref();
+  if (wants_verity(a)) {
+    if (std::string e = verified_source::open(file, a, o->verified); !e.empty()) {
+      report(a.cmd, path + ": " + e);
+      return nullptr;
+    }
+    file = o->verified->ref();
+  }
+  if (!window_at_offset(a, path, file, o->primary)) return nullptr;
+  for (const std::string& d : o->device_paths) {
     o->devices.push_back(std::make_unique<file_source>());
     if (std::string e = o->devices.back()->open(d.c_str()); !e.empty()) {
       report(a.cmd, d + ": " + e);
@@ -418,19 +284,35 @@ inline std::unique_ptr<opened_image> open_image(const args& a, const std::string
   }
   open_options opts;
   opts.devices = o->device_refs;
-  opts.decompressors = &o->codecs.table();
-  auto img = open_image(o->primary.ref(), opts);
+  opts.decompressors = &decoders();
+  auto img = open_image(o->primary, opts);
   if (!img) {
     report(a.cmd, path, img.error());
     return nullptr;
   }
   o->img = std::move(*img);
-  if (a.devices.empty() && o->img.sb().extra_devices > 0)
+  if (o->device_paths.empty() && o->img.sb().extra_devices > 0)
     report(a.cmd, path + ": the image has " + std::to_string(o->img.sb().extra_devices) +
                       " extra device(s) and none was given: their data is read from this file "
                       "at unified addresses (flat mode, as Linux does); separate blobs need "
                       "--device FILE");
   return o;
+}
+
+// --- the inode a command works on -------------------------------------------------------------
+
+// What a command calls the inode it was given: the PATH, or "nid N" for --nid.
+inline std::string subject_name(const args& a, const std::string* path) {
+  return path ? *path : "nid " + std::to_string(a.number("nid"));
+}
+
+// The inode named by `path`, or by --nid when `path` is nullptr (--nid reads the inode as it
+// is, without any directory lookup: for debugging images whose directories are damaged).
+// `follow_last`: follow a final symlink of the path (cat), or not (stat, ls, map).
+inline result<inode> find_subject(const opened_image& o, const std::string* path,
+                                  std::uint64_t nid, read_context& ctx, bool follow_last) {
+  if (!path) return read_inode(o.img, nid);
+  return resolve_path(o.img, *path, ctx, follow_last);
 }
 
 // --- extracting -----------------------------------------------------------------------------

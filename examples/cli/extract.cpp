@@ -358,11 +358,7 @@ std::string normalize(std::string_view p) {
   return out.empty() ? "/" : out;
 }
 
-}  // namespace
-
-int run_extract(int argc, char** argv) {
-  args a;
-  if (int rc = parse_args(argc, argv, {}, 2, 3, a); rc >= 0) return rc;
+int run_extract(const args& a) {
   auto o = open_image(a, a.positional[0]);
   if (!o) return exit_problem;
   read_context ctx;
@@ -399,5 +395,21 @@ int run_extract(int argc, char** argv) {
   ::close(root_fd);
   return failed ? exit_problem : exit_ok;
 }
+
+constexpr option_def options[] = {
+    common::device,
+    common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
+};
+constexpr positional_def positionals[] = {
+    {"IMG", arity::one}, {"DIR", arity::one}, {"PATH", arity::optional}};
+
+}  // namespace
+
+const command_spec extract_command{
+    "extract", "recreate the tree (or PATH's subtree) under DIR with owners, modes, times, xattrs",
+    options, positionals, run_extract};
 
 }  // namespace erofsfs::cli

@@ -1,15 +1,17 @@
 // `erofsfs fsck IMG`: reads everything the kernel could be asked for (every inode, directory
-// block, xattr, symlink target and stored byte of file data; holes are checked by their
-// mapping) and reports each problem with its path. Exit 1 if there was any problem.
+// block, xattr, symlink target, index entry and stored byte of file data; holes are checked by
+// their mapping) and reports each problem with its path. Exit 1 if there was any problem. With
+// --json, each problem and then the summary is one JSON object on standard output.
 #include <algorithm>
 
 #include "common.hpp"
+#include "json.hpp"
 
 namespace erofsfs::cli {
 
-int run_fsck(int argc, char** argv) {
-  args a;
-  if (int rc = parse_args(argc, argv, {}, 1, 1, a); rc >= 0) return rc;
+namespace {
+
+int run_fsck(const args& a) {
   auto o = open_image(a, a.positional[0]);
   if (!o) return exit_problem;
   const image& img = o->img;
@@ -18,9 +20,13 @@ int run_fsck(int argc, char** argv) {
   std::uint64_t dirs = 0, files = 0, symlinks = 0, others = 0, bytes = 0, problems = 0;
   std::unordered_set<std::uint64_t> data_checked;  // hard links: read the data once
   std::vector<std::byte> buf(1u << 20);
+  const bool as_json = a.has("json");
   auto report_problem = [&](std::string_view path, const error& e) {
     ++problems;
-    report(a.cmd, path, e);
+    if (!as_json) return report(a.cmd, path, e);
+    json::object j;
+    j.string("kind", "problem").string("path", path);
+    json::print_line(json::error_fields(j, e));
   };
 
   // Holes cost nothing: the extent listing says where they are, and only stored extents are
@@ -60,21 +66,34 @@ int run_fsck(int argc, char** argv) {
                                       {.nid = ino.nid, .offset = covered, .value = ino.size}));
   };
 
+  // Every index entry, as a page-by-page reader (the kernel) uses it: false if one fails.
+  auto check_index = [&](std::string_view path, const inode& ino) {
+    const auto p = check_mapping(img, ino);
+    if (!p) return true;
+    std::string where(path);
+    if (p->entry != index_entry::none)
+      where += std::string(": ") + index_entry_name(p->entry) + " " + std::to_string(p->index);
+    report_problem(where, p->err);
+    return false;
+  };
+
   auto check_entry = [&](const walk_entry& n) -> bool {
     const inode& ino = n.ino;
     auto xs = list_xattrs(img, ino);
     if (!xs) report_problem(n.path, xs.error());
+    // Hard links: indexes and data are checked once per inode; data only if every entry maps.
+    const bool check = data_checked.insert(ino.nid).second && check_index(n.path, ino);
     switch (ino.type()) {
       case file_type::directory:
         ++dirs;
         return true;
       case file_type::regular:
         ++files;
-        if (data_checked.insert(ino.nid).second) check_data(n.path, ino);
+        if (check) check_data(n.path, ino);
         return false;
       case file_type::symlink:
         ++symlinks;
-        if (data_checked.insert(ino.nid).second) {
+        if (check) {
           auto t = read_link(img, ino, ctx);
           if (!t)
             report_problem(n.path, t.error());
@@ -102,10 +121,38 @@ int run_fsck(int argc, char** argv) {
     opts.check_dot_entries = true;
     (void)walk_tree(img, *root, "/", ctx, visitor, opts);  // report mode: problems counted above
   }
-  std::printf("%" PRIu64 " directories, %" PRIu64 " files, %" PRIu64 " symlinks, %" PRIu64
-              " other inodes, %" PRIu64 " bytes read, %" PRIu64 " problems\n",
-              dirs, files, symlinks, others, bytes, problems);
+  if (as_json) {
+    json::object j;
+    j.string("kind", "summary")
+        .number("directories", dirs)
+        .number("files", files)
+        .number("symlinks", symlinks)
+        .number("other_inodes", others)
+        .number("bytes_read", bytes)
+        .number("problems", problems);
+    json::print_line(j);
+  } else {
+    std::printf("%" PRIu64 " directories, %" PRIu64 " files, %" PRIu64 " symlinks, %" PRIu64
+                " other inodes, %" PRIu64 " bytes read, %" PRIu64 " problems\n",
+                dirs, files, symlinks, others, bytes, problems);
+  }
   return problems ? exit_problem : exit_ok;
 }
+
+constexpr option_def options[] = {
+    common::json,
+    common::device,
+    common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
+};
+constexpr positional_def positionals[] = {{"IMG", arity::one}};
+
+}  // namespace
+
+const command_spec fsck_command{
+    "fsck", "read every inode, directory, xattr and byte of data; report each problem", options,
+    positionals, run_fsck};
 
 }  // namespace erofsfs::cli

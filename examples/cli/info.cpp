@@ -1,6 +1,7 @@
 // `erofsfs info IMG`: the superblock in readable form, with feature names as dump.erofs prints
-// them.
+// them (or as one JSON object with --json).
 #include "common.hpp"
+#include "json.hpp"
 
 namespace erofsfs::cli {
 
@@ -34,6 +35,22 @@ constexpr feature_name incompat_names[] = {
     {disk::incompat_metabox, "metabox"},
 };
 
+// The names of the set bits, in table order.
+template <std::size_t N>
+std::vector<const char*> feature_names(std::uint32_t bits, const feature_name (&names)[N]) {
+  std::vector<const char*> out;
+  for (const auto& f : names)
+    if (bits & f.bit) out.push_back(f.name);
+  return out;
+}
+
+// Set bits no table row names.
+template <std::size_t N>
+std::uint32_t unknown_features(std::uint32_t bits, const feature_name (&names)[N]) {
+  for (const auto& f : names) bits &= ~f.bit;
+  return bits;
+}
+
 template <std::size_t N>
 std::string feature_list(std::uint32_t bits, const feature_name (&names)[N]) {
   std::string s;
@@ -62,13 +79,87 @@ std::string uuid_string(const std::array<std::uint8_t, 16>& u) {
   return buf;
 }
 
-}  // namespace
+// One JSON object with the same facts as the text output.
+int print_json(const opened_image& o) {
+  const superblock& sb = o.img.sb();
+  auto names = [](const std::vector<const char*>& list) {
+    json::array arr;
+    for (const char* n : list) arr.add(json::quote(n));
+    return arr.str();
+  };
+  json::object j;
+  j.number("block_size", sb.block_size)
+      .raw("compat_features", names(feature_names(sb.feature_compat, compat_names)))
+      .number("compat_unknown_bits", unknown_features(sb.feature_compat, compat_names))
+      .raw("incompat_features", names(feature_names(sb.feature_incompat, incompat_names)))
+      .number("incompat_unknown_bits", unknown_features(sb.feature_incompat, incompat_names))
+      .string("uuid", uuid_string(sb.uuid))
+      .string("volume_name", sb.volume_name())
+      .number("build_time", sb.epoch + static_cast<std::int64_t>(sb.build_time))
+      .number("epoch", sb.epoch)
+      .number("inodes", sb.inos)
+      .number("blocks", sb.blocks)
+      .number("root_nid", sb.root_nid)
+      .number("meta_blkaddr", sb.meta_blkaddr)
+      .number("xattr_blkaddr", sb.xattr_blkaddr);
+  if (sb.has_packed_inode())
+    j.number("packed_nid", sb.packed_nid);
+  else
+    j.null("packed_nid");
+  if (sb.has_metabox())
+    j.number("metabox_nid", sb.metabox_nid);
+  else
+    j.null("metabox_nid");
+  j.number("long_xattr_prefixes", unsigned{sb.xattr_prefix_count});
+  json::array devices;
+  const auto devs = o.img.device_table();
+  for (std::size_t i = 0; i < devs.size(); ++i) {
+    json::object d;
+    d.number("device", i + 1)
+        .string("tag", devs[i].tag())
+        .number("blocks", devs[i].blocks)
+        .number("uniaddr", devs[i].uniaddr);
+    if (i < o.device_paths.size())
+      d.string("file", o.device_paths[i]);
+    else
+      d.null("file");
+    devices.add(d.str());
+  }
+  j.raw("devices", devices.str());
+  json::array algs;
+  const compression_configs& cc = sb.compression;
+  for (unsigned alg = 0; alg < disk::compression_max; ++alg) {
+    if (!(sb.available_compr_algs & (1u << alg))) continue;
+    json::object a;
+    a.string("algorithm", algorithm_name(alg));
+    switch (alg) {
+      case disk::compression_lz4:
+        a.number("max_distance", unsigned{cc.lz4_max_distance})
+            .number("max_pcluster_blocks", unsigned{cc.lz4_max_pclusterblks});
+        break;
+      case disk::compression_lzma: a.number("dictionary_size", cc.lzma_dict_size); break;
+      case disk::compression_deflate: a.number("window_bits", unsigned{cc.deflate_windowbits}); break;
+      case disk::compression_zstd: a.number("window_log", unsigned{cc.zstd_windowlog}); break;
+    }
+    algs.add(a.str());
+  }
+  j.raw("compression", algs.str());
+  json::array decoders;
+  std::string_view list = decoder_names();
+  while (!list.empty()) {  // bounded: list shrinks every pass
+    const std::size_t sp = list.find(' ');
+    decoders.add(json::quote(list.substr(0, sp)));
+    list = sp == std::string_view::npos ? std::string_view() : list.substr(sp + 1);
+  }
+  j.raw("decoders", decoders.str());
+  json::print_line(j);
+  return exit_ok;
+}
 
-int run_info(int argc, char** argv) {
-  args a;
-  if (int rc = parse_args(argc, argv, {}, 1, 1, a); rc >= 0) return rc;
+int run_info(const args& a) {
   auto o = open_image(a, a.positional[0]);
   if (!o) return exit_problem;
+  if (a.has("json")) return print_json(*o);
   const superblock& sb = o->img.sb();
 
   std::printf("block size: %" PRIu32 "\n", sb.block_size);
@@ -125,8 +216,24 @@ int run_info(int argc, char** argv) {
     algs += buf;
   }
   std::printf("compression: %s\n", algs.empty() ? "none" : algs.c_str());
-  std::printf("decoders in this build: %s\n", decoders::names());
+  std::printf("decoders in this build: %s\n", decoder_names());
   return exit_ok;
 }
+
+constexpr option_def options[] = {
+    common::device,
+    common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
+    common::json,
+};
+constexpr positional_def positionals[] = {{"IMG", arity::one}};
+
+}  // namespace
+
+const command_spec info_command{
+    "info", "superblock summary: block size, features, uuid, counts, devices, compression",
+    options, positionals, run_info};
 
 }  // namespace erofsfs::cli

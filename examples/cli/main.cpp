@@ -1,54 +1,39 @@
 // erofsfs: inspect, read, check and serve EROFS images. One file per subcommand; this file is
-// the table and the dispatcher.
+// the list of commands and the dispatcher.
 #include <cstdio>
-#include <cstring>
 #include <string_view>
 
 #include "commands.hpp"
-#include "common.hpp"
 
 namespace erofsfs::cli {
 
 namespace {
-// One row per subcommand, in the order `erofsfs --help` lists them.
-constexpr command commands[] = {
-    {"info", "IMG", "superblock summary: block size, features, uuid, counts, devices, compression",
-     run_info},
-    {"ls", "[-l] [-R] [-a] IMG [PATH]", "list a directory (-l long format, -R recursive, -a all)",
-     run_ls},
-    {"cat", "IMG PATH...", "write files to standard output", run_cat},
-    {"stat", "IMG PATH", "every inode field, including xattrs", run_stat},
-    {"map", "IMG PATH", "the extents of a file: where each byte range is stored", run_map},
-    {"extract", "IMG DIR [PATH]",
-     "recreate the tree (or PATH's subtree) under DIR with owners, modes, times, xattrs",
-     run_extract},
-    {"fsck", "IMG", "read every inode, directory, xattr and byte of data; report each problem",
-     run_fsck},
-    {"serve-cachefiles", "--blobs DIR (--cache DIR [--tag T] | --restore) [--device-fd N] [-v]",
-     "serve blob files to EROFS fscache mounts (cachefiles on-demand daemon)",
-     run_serve_cachefiles},
-    {"serve-fanotify", "IMG SPARSE [--device SRC SPARSE]... [--mount DIR]",
-     "lazy-load IMG into SPARSE on fanotify pre-content events (root, Linux 6.14+)",
-     run_serve_fanotify},
-    {"mount", "IMG MOUNTPOINT [-o allow_other[,default_permissions]] [-f]",
-     "serve IMG through FUSE on MOUNTPOINT (any user; -f stays in the foreground)", run_mount},
+
+// In the order `erofsfs --help` lists them.
+const command_spec* const commands[] = {
+    &info_command,  &ls_command,   &cat_command,
+    &stat_command,  &map_command,  &extract_command,
+    &fsck_command,  &serve_cachefiles_command, &serve_fanotify_command,
+    &cache_command, &mount_command,
 };
+
+const command_spec* find_command(std::string_view name) {
+  for (const command_spec* c : commands)
+    if (name == c->name) return c;
+  return nullptr;
+}
 
 void print_help(std::FILE* out) {
   std::fprintf(out,
-               "usage: erofsfs COMMAND [--device FILE]... ARGS\n"
+               "usage: erofsfs COMMAND [OPTIONS] ARGS\n"
+               "       erofsfs --version\n"
                "Reads EROFS images. Exit status: 0 ok, 1 a problem, 2 bad usage.\n\n"
                "commands:\n");
-  for (const command& c : commands) std::fprintf(out, "  %-17s %s\n", c.name, c.summary);
-  std::fprintf(out, "\n`erofsfs COMMAND --help` shows a command's arguments.\n");
+  for (const command_spec* c : commands) std::fprintf(out, "  %-17s %s\n", c->name, c->summary);
+  std::fprintf(out, "\n`erofsfs COMMAND --help` shows a command's arguments and options.\n");
 }
-}  // namespace
 
-const command* find_command(std::string_view name) {
-  for (const command& c : commands)
-    if (name == c.name) return &c;
-  return nullptr;
-}
+}  // namespace
 
 }  // namespace erofsfs::cli
 
@@ -59,9 +44,13 @@ int main(int argc, char** argv) {
     return exit_usage;
   }
   const std::string_view name = argv[1];
+  if (name == "--version") {
+    print_version(stdout);
+    return exit_ok;
+  }
   if (name == "--help" || name == "-h" || name == "help") {
     if (name == "help" && argc > 2) {
-      if (const command* c = find_command(argv[2])) {
+      if (const command_spec* c = find_command(argv[2])) {
         print_usage(stdout, *c);
         return exit_ok;
       }
@@ -71,11 +60,11 @@ int main(int argc, char** argv) {
     print_help(stdout);
     return exit_ok;
   }
-  const command* c = find_command(name);
+  const command_spec* c = find_command(name);
   if (!c) {
     std::fprintf(stderr, "erofsfs: unknown command '%s'\n", argv[1]);
     print_help(stderr);
     return exit_usage;
   }
-  return c->run(argc - 1, argv + 1);
+  return run_command(*c, argc - 1, argv + 1);
 }

@@ -1,6 +1,6 @@
 // erofsfs mount: serve an image through FUSE.
 //
-//   erofsfs mount IMG MOUNTPOINT [--device SRC]... [-o allow_other[,default_permissions]] [-f]
+//   erofsfs mount IMG MOUNTPOINT [--device FILE]... [--offset N] [-o allow_other[,...]] [-f]
 //
 // Works as a normal user (through fusermount3) and as root. Without -f it detaches once the
 // mount is up (errors before that go to the terminal, failed requests afterwards to syslog);
@@ -49,17 +49,12 @@ bool parse_mount_options(const std::string& list, fuse::mount_options& mo, std::
   return true;
 }
 
-}  // namespace
-
-int run_mount(int argc, char** argv) {
-  static constexpr option_spec specs[] = {{"option", 'o', true}, {"foreground", 'f', false}};
-  args a;
-  if (const int rc = parse_args(argc, argv, specs, 2, 2, a); rc >= 0) return rc;
+int run_mount(const args& a) {
   fuse::mount_options mo;
-  for (const auto& [name, value] : a.options) {
+  for (const std::string& list : a.values("option")) {
     std::string bad;
-    if (name == "option" && !parse_mount_options(value, mo, bad))
-      return usage_error(a.cmd, "unknown mount option '" + bad + "'");
+    if (!parse_mount_options(list, mo, bad))
+      return usage_error(a, "unknown mount option '" + bad + "'");
   }
   const bool foreground = a.has("foreground");
   auto o = open_image(a, a.positional[0]);
@@ -106,14 +101,33 @@ int run_mount(int argc, char** argv) {
 
 #else
 
-int run_mount(int argc, char** argv) {
-  (void)argc;
-  (void)argv;
-  report("mount", "this erofsfs was built without libfuse3 (Debian libfuse3-dev), so it "
-                  "cannot mount images; rebuild with libfuse3 installed");
+namespace {
+
+int run_mount(const args& a) {
+  report(a.cmd, "this erofsfs was built without libfuse3 (Debian libfuse3-dev), so it "
+                "cannot mount images; rebuild with libfuse3 installed");
   return exit_problem;
 }
 
 #endif
+
+constexpr option_def options[] = {
+    {"option", 'o', value_kind::text, "OPTS",
+     "mount options, comma-separated: allow_other, default_permissions, ro", true},
+    {"foreground", 'f', value_kind::none, nullptr,
+     "stay in the foreground and log to stderr (default: detach, log to syslog)"},
+    common::device,
+    common::offset,
+    common::verity_root,
+    common::verity_hash,
+    common::verity_offset,
+};
+constexpr positional_def positionals[] = {{"IMG", arity::one}, {"MOUNTPOINT", arity::one}};
+
+}  // namespace
+
+const command_spec mount_command{
+    "mount", "serve IMG through FUSE on MOUNTPOINT (any user; -f stays in the foreground)",
+    options, positionals, run_mount};
 
 }  // namespace erofsfs::cli

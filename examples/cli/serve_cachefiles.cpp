@@ -3,7 +3,7 @@
 // requests. The cookie key the kernel sends is the blob's file name in --blobs.
 //
 // Failover: the cache survives a daemon restart only while some process keeps the device
-// open. Start the daemon on an fd opened by a holder (--device-fd N, e.g. `exec 3<>` in a
+// open. Start the daemon on an fd opened by a holder (--devnode-fd N, e.g. `exec 3<>` in a
 // shell); a restarted daemon given the same fd and --restore re-requests everything the
 // dead one left unanswered.
 #include <fcntl.h>
@@ -14,44 +14,23 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <charconv>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <erofsfs/backends/fscache/daemon.hpp>
 #include <erofsfs/io/fd_source.hpp>
+#include <erofsfs/io/posix.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 
 #include "commands.hpp"
+#include "options.hpp"
 
 namespace {
 
 namespace fs = erofsfs::fscache;
-
-void usage(std::FILE* f) {
-  std::fprintf(f,
-               "usage: erofsfs serve-cachefiles --blobs DIR (--cache DIR [--tag T] | --restore)\n"
-               "         [--device PATH | --device-fd N] [--buffer-size BYTES] [-v]\n"
-               "  --blobs DIR       blobs by name: fsid= and device= values are file names here\n"
-               "  --cache DIR       cachefiles cache directory (\"dir\" command), fresh device\n"
-               "  --tag T           cache tag (default: kernel default)\n"
-               "  --restore         take over a bound device from a dead daemon (needs --device-fd)\n"
-               "  --device PATH     control device (default /dev/cachefiles)\n"
-               "  --device-fd N     use the already open device fd N (kept open by a holder)\n"
-               "  --buffer-size B   READ copy buffer, multiple of 4096 (default 1 MiB)\n"
-               "  --exit-after-reads N  testing: serve N READs, then exit on the next one\n"
-               "                        without answering it (simulates a crash)\n"
-               "  -v                log every request\n");
-}
-
-bool parse_u64(const char* s, std::uint64_t& out) {
-  std::string_view v(s);
-  auto r = std::from_chars(v.data(), v.data() + v.size(), out);
-  return r.ec == std::errc() && r.ptr == v.data() + v.size() && !v.empty();
-}
 
 // Blob names come from the kernel (from mount options): one path component, nothing else.
 bool valid_blob_name(std::string_view n) {
@@ -76,21 +55,15 @@ std::string printable(std::string_view s) {
 // An open blob file, owned: closed when the kernel's last object for it goes away.
 class blob_file {
  public:
-  blob_file(int fd, std::uint64_t size) noexcept : fd_(fd), size_(size) {}
-  blob_file(blob_file&& o) noexcept : fd_(std::exchange(o.fd_, -1)), size_(o.size_) {}
-  blob_file(const blob_file&) = delete;
-  blob_file& operator=(const blob_file&) = delete;
-  blob_file& operator=(blob_file&&) = delete;
-  ~blob_file() {
-    if (fd_ >= 0) ::close(fd_);
-  }
+  blob_file(erofsfs::posix::unique_fd fd, std::uint64_t size) noexcept
+      : fd_(std::move(fd)), size_(size) {}
   std::error_code read_at(std::uint64_t off, std::span<std::byte> dst) const noexcept {
-    return erofsfs::fd_source(fd_, size_).read_at(off, dst);  // borrows fd_
+    return erofsfs::fd_source(fd_.get(), size_).read_at(off, dst);  // borrows fd_
   }
   std::uint64_t size() const noexcept { return size_; }
 
  private:
-  int fd_;
+  erofsfs::posix::unique_fd fd_;
   std::uint64_t size_;
 };
 
@@ -98,8 +71,8 @@ struct options {
   const char* blobs = nullptr;
   const char* cache = nullptr;
   const char* tag = "";
-  const char* device = "/dev/cachefiles";
-  int device_fd = -1;
+  const char* devnode = "/dev/cachefiles";
+  int devnode_fd = -1;
   bool restore = false;
   bool verbose = false;
   std::uint64_t buffer_size = 1 << 20;
@@ -107,72 +80,38 @@ struct options {
   bool crash_test = false;
 };
 
-int parse_args(int argc, char** argv, options& o) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view a = argv[i];
-    auto value = [&](const char*& out) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "serve-cachefiles: %s needs a value\n", argv[i]);
-        return false;
-      }
-      out = argv[++i];
-      return true;
-    };
-    const char* v = nullptr;
-    if (a == "-h" || a == "--help") {
-      usage(stdout);
-      return 0;
-    } else if (a == "-v" || a == "--verbose") {
-      o.verbose = true;
-    } else if (a == "--restore") {
-      o.restore = true;
-    } else if (a == "--blobs") {
-      if (!value(o.blobs)) return 2;
-    } else if (a == "--cache") {
-      if (!value(o.cache)) return 2;
-    } else if (a == "--tag") {
-      if (!value(o.tag)) return 2;
-    } else if (a == "--device") {
-      if (!value(o.device)) return 2;
-    } else if (a == "--device-fd") {
-      std::uint64_t n;
-      if (!value(v) || !parse_u64(v, n) || n > 1000000) {
-        std::fprintf(stderr, "serve-cachefiles: bad --device-fd\n");
-        return 2;
-      }
-      o.device_fd = static_cast<int>(n);
-    } else if (a == "--buffer-size") {
-      if (!value(v) || !parse_u64(v, o.buffer_size) || o.buffer_size == 0 ||
-          o.buffer_size % 4096 != 0 || o.buffer_size > (std::uint64_t{1} << 30)) {
-        std::fprintf(stderr, "serve-cachefiles: --buffer-size must be a multiple of 4096\n");
-        return 2;
-      }
-    } else if (a == "--exit-after-reads") {
-      if (!value(v) || !parse_u64(v, o.exit_after_reads)) {
-        std::fprintf(stderr, "serve-cachefiles: bad --exit-after-reads\n");
-        return 2;
-      }
-      o.crash_test = true;
-    } else {
-      std::fprintf(stderr, "serve-cachefiles: unknown argument %s\n", argv[i]);
-      usage(stderr);
-      return 2;
-    }
+// The combinations the option table cannot express. Returns -1 to go on, else the exit code.
+int check_options(const erofsfs::cli::args& a, options& o) {
+  using erofsfs::cli::usage_error;
+  auto text = [&](const char* name, const char*& out) {
+    if (const std::string* v = a.value(name)) out = v->c_str();
+  };
+  text("blobs", o.blobs);
+  text("cache", o.cache);
+  text("tag", o.tag);
+  text("devnode", o.devnode);
+  o.restore = a.has("restore");
+  o.verbose = a.has("verbose");
+  if (a.has("devnode-fd")) {
+    const std::uint64_t n = a.number("devnode-fd");
+    if (n > 1000000) return usage_error(a, "--devnode-fd is not a descriptor number");
+    o.devnode_fd = static_cast<int>(n);
   }
-  if (!o.blobs) {
-    std::fprintf(stderr, "serve-cachefiles: --blobs is required\n");
-    return 2;
+  if (a.has("devnode") && a.has("devnode-fd"))
+    return usage_error(a, "--devnode and --devnode-fd exclude each other");
+  o.buffer_size = a.number("buffer-size", o.buffer_size);
+  if (o.buffer_size == 0 || o.buffer_size % 4096 != 0 || o.buffer_size > (std::uint64_t{1} << 30))
+    return usage_error(a, "--buffer-size must be a multiple of 4096, at most 1 GiB");
+  if (a.has("exit-after-reads")) {
+    o.exit_after_reads = a.number("exit-after-reads");
+    o.crash_test = true;
   }
-  if (o.restore && o.device_fd < 0) {
-    std::fprintf(stderr,
-                 "serve-cachefiles: --restore needs --device-fd: a closed device has already "
-                 "failed every request\n");
-    return 2;
-  }
-  if (!o.restore && !o.cache) {
-    std::fprintf(stderr, "serve-cachefiles: --cache is required (or --restore)\n");
-    return 2;
-  }
+  if (!o.blobs) return usage_error(a, "--blobs is required");
+  if (o.restore && o.devnode_fd < 0)
+    return usage_error(a,
+                       "--restore needs --devnode-fd: a closed device has already failed every "
+                       "request");
+  if (!o.restore && !o.cache) return usage_error(a, "--cache is required (or --restore)");
   return -1;
 }
 
@@ -213,10 +152,11 @@ void log_event(const fs::event& e, bool verbose) {
 
 namespace erofsfs::cli {
 
-// argv[0] is the command name.
-int run_serve_cachefiles(int argc, char** argv) {
+namespace {
+
+int run_serve_cachefiles(const args& a) {
   options o;
-  if (int rc = parse_args(argc, argv, o); rc >= 0) return rc;
+  if (int rc = check_options(a, o); rc >= 0) return rc;
 
   int blob_dir = ::open(o.blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (blob_dir < 0) {
@@ -240,12 +180,12 @@ int run_serve_cachefiles(int argc, char** argv) {
   }
 
   fs::cachefiles_device dev;
-  if (o.device_fd >= 0) {
-    dev = fs::cachefiles_device::adopt(o.device_fd);
+  if (o.devnode_fd >= 0) {
+    dev = fs::cachefiles_device::adopt(o.devnode_fd);
   } else {
-    auto d = fs::cachefiles_device::open(o.device);
+    auto d = fs::cachefiles_device::open(o.devnode);
     if (!d) {
-      std::fprintf(stderr, "serve-cachefiles: %s: %s\n", o.device, d.error().message().c_str());
+      std::fprintf(stderr, "serve-cachefiles: %s: %s\n", o.devnode, d.error().message().c_str());
       return 1;
     }
     dev = std::move(*d);
@@ -256,15 +196,12 @@ int run_serve_cachefiles(int argc, char** argv) {
     if (!valid_blob_name(cookie))
       return erofsfs::make_error(erofsfs::errc::not_found, "blob name is not a plain file name");
     std::string name(cookie);
-    int fd = ::openat(blob_dir, name.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-      return erofsfs::make_error(std::error_code(errno, std::system_category()), "open blob");
+    erofsfs::posix::unique_fd fd(::openat(blob_dir, name.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return erofsfs::make_error(std::error_code(errno, std::system_category()), "open blob");
     struct stat st;
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-      ::close(fd);
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
       return erofsfs::make_error(erofsfs::errc::not_found, "blob is not a regular file");
-    }
-    return fs::make_blob(blob_file(fd, static_cast<std::uint64_t>(st.st_size)));
+    return fs::make_blob(blob_file(std::move(fd), static_cast<std::uint64_t>(st.st_size)));
   };
 
   fs::daemon_options opt;
@@ -360,5 +297,29 @@ int run_serve_cachefiles(int argc, char** argv) {
   ::close(blob_dir);
   return rc;
 }
+
+constexpr option_def options_table[] = {
+    {"blobs", 0, value_kind::text, "DIR",
+     "blobs by name: the fsid= and device= values of a mount are file names here"},
+    {"cache", 0, value_kind::text, "DIR", "cachefiles cache directory to bind (fresh start)"},
+    {"tag", 0, value_kind::text, "T", "cache tag (default: the kernel's)"},
+    {"restore", 0, value_kind::none, nullptr,
+     "take over a bound device from a dead daemon (needs --devnode-fd)"},
+    {"devnode", 0, value_kind::text, "PATH", "the cachefiles control device (default /dev/cachefiles)"},
+    {"devnode-fd", 0, value_kind::number, "N",
+     "use the control device already open as descriptor N (kept open by a holder)"},
+    {"buffer-size", 0, value_kind::number, "BYTES",
+     "READ copy buffer, a multiple of 4096 (default 1 MiB)"},
+    {"exit-after-reads", 0, value_kind::number, "N",
+     "testing: serve N READs, then exit on the next one without answering it (a crash)"},
+    {"verbose", 'v', value_kind::none, nullptr, "log every request"},
+};
+
+}  // namespace
+
+const command_spec serve_cachefiles_command{
+    "serve-cachefiles", "serve blob files to EROFS fscache mounts (cachefiles on-demand daemon)",
+    options_table, {}, run_serve_cachefiles,
+    "--blobs DIR (--cache DIR [--tag T] | --restore) [--devnode PATH | --devnode-fd N] [-v]"};
 
 }  // namespace erofsfs::cli

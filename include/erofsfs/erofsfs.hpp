@@ -13,6 +13,7 @@
 #include "format/inode.hpp"
 #include "format/superblock.hpp"
 
+#include "io/offset_source.hpp"
 #include "io/source.hpp"
 
 #include "core/image.hpp"
@@ -25,6 +26,7 @@
 #include "decode/decompressor.hpp"
 #include "decode/read_context.hpp"
 
+#include "api/check_mapping.hpp"
 #include "api/directory.hpp"
 #include "api/file_data.hpp"
 #include "api/metadata_ranges.hpp"

@@ -36,6 +36,14 @@ inline std::uint16_t load_le16(const std::byte* p) noexcept { return detail::loa
 inline std::uint32_t load_le32(const std::byte* p) noexcept { return detail::load_le<std::uint32_t>(p); }
 inline std::uint64_t load_le64(const std::byte* p) noexcept { return detail::load_le<std::uint64_t>(p); }
 
+// Little-endian stores, for the few files erofsfs itself writes (the fanotify fill journal).
+inline void store_le32(std::byte* p, std::uint32_t v) noexcept {
+  for (int i = 0; i < 4; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+}
+inline void store_le64(std::byte* p, std::uint64_t v) noexcept {
+  for (int i = 0; i < 8; ++i) p[i] = static_cast<std::byte>(v >> (8 * i));
+}
+
 // `[off, off + len)` lies inside `[0, size)`, written so that nothing can overflow.
 constexpr bool in_bounds(std::uint64_t off, std::uint64_t len, std::uint64_t size) noexcept {
   return off <= size && len <= size - off;

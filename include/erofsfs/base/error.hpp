@@ -36,7 +36,7 @@ enum class errc : int {
   invalid_argument,   // the caller passed something unusable
   no_device,          // a device/blob the image needs was not supplied
   decompress_failed,  // a compressed stream is malformed
-  protocol_error,     // a malformed message from the kernel (cachefiles, fanotify)
+  protocol_error,     // a malformed message from the kernel or from an HTTP server
   internal,           // an erofsfs invariant failed; never caused by input alone
 };
 

@@ -98,7 +98,7 @@ struct inode {
   std::uint32_t mode = 0;  // type and permission bits
   std::uint64_t size = 0;
   std::uint32_t nlink = 0;
-  std::uint32_t uid = 0;
+  std::uint32_t uid = 0;  // as Linux shows it: the stored 0xFFFFFFFF is linux_overflow_id
   std::uint32_t gid = 0;
   std::int64_t mtime = 0;
   std::uint32_t mtime_nsec = 0;
@@ -107,7 +107,7 @@ struct inode {
   std::uint32_t xattr_isize = 0;  // bytes of the inline xattr area (§9.1)
   // Flat layouts: first data block, or ~0 for the FLAT_PLAIN "whole file is a hole" marker.
   std::uint64_t startblk = 0;
-  std::uint64_t compressed_blocks = 0;  // compressed layouts (st_blocks only)
+  std::uint32_t compressed_blocks = 0;  // compressed layouts, any file type (st_blocks only)
   std::uint16_t chunk_format = 0;       // chunk-based layout
   unsigned chunkbits = 0;               // chunk-based layout: log2 of the chunk size
   std::uint32_t rdev_major = 0;
@@ -138,6 +138,14 @@ struct inode {
 };
 
 
+// The owner Linux shows for a stored uid/gid of 0xFFFFFFFF: (uid_t)-1 is no valid id, so
+// i_uid_write() makes it INVALID_UID and stat() reports the overflow id (fs.overflowuid and
+// fs.overflowgid, 65534 unless changed). 16-bit ids of compact inodes are always valid.
+inline constexpr std::uint32_t linux_overflow_id = 65534;
+inline constexpr std::uint32_t linux_visible_id(std::uint32_t stored) noexcept {
+  return stored == 0xFFFFFFFFu ? linux_overflow_id : stored;
+}
+
 // Size of the on-disk inode whose first two bytes (i_format) are in `first2`.
 inline std::uint8_t inode_disk_size(bytes_view first2) noexcept {
   return (load_le16(first2.data()) & disk::i_version_mask) ? 64 : 32;
@@ -164,7 +172,7 @@ inline result<inode> parse_inode(bytes_view raw, std::uint64_t nid, std::uint64_
   ino.layout = static_cast<data_layout>(layout);
 
   std::uint32_t i_u;
-  std::uint64_t hi = 0;       // address / block-count bits 32..47
+  std::uint64_t hi = 0;       // address bits 32..47
   bool wide_address = true;   // 48-bit addresses (§5.4)
   if (ino.format & disk::i_version_mask) {
     const auto d = disk::load<disk::inode_extended>(raw.data());
@@ -175,8 +183,8 @@ inline result<inode> parse_inode(bytes_view raw, std::uint64_t nid, std::uint64_
     ino.size = d.i_size.get();
     i_u = d.i_u.get();
     ino.ino32 = d.i_ino.get();
-    ino.uid = d.i_uid.get();
-    ino.gid = d.i_gid.get();
+    ino.uid = linux_visible_id(d.i_uid.get());
+    ino.gid = linux_visible_id(d.i_gid.get());
     ino.mtime = static_cast<std::int64_t>(d.i_mtime.get());
     ino.mtime_nsec = d.i_mtime_nsec.get();
     ino.nlink = d.i_nlink.get();
@@ -211,11 +219,7 @@ inline result<inode> parse_inode(bytes_view raw, std::uint64_t nid, std::uint64_
       [[fallthrough]];
     case file_type::regular:
     case file_type::symlink:
-      if (ino.is_compressed()) {
-        ino.compressed_blocks = i_u | (hi << 32);
-      } else if (ino.layout == data_layout::chunk_based) {
-        ino.chunk_format = static_cast<std::uint16_t>(i_u & 0xFFFF);
-      } else {
+      if (!ino.is_compressed() && ino.layout != data_layout::chunk_based) {
         ino.startblk = i_u | (hi << 32);
         const std::uint64_t mask = wide_address ? disk::null_addr_48 : disk::null_addr;
         // 6.15+: all address bits set in a FLAT_PLAIN inode marks a file that is all hole.
@@ -236,22 +240,31 @@ inline result<inode> parse_inode(bytes_view raw, std::uint64_t nid, std::uint64_
                        {.nid = nid, .offset = pos + 4, .value = ino.mode});
   }
 
-  if (ino.has_data()) {
-    if (ino.is_compressed() && !sb.compression_capable())
-      return corrupted(what::compressed_inode_in_an_uncompressed_image,
-                       {.nid = nid, .offset = pos, .value = layout});
-    if (ino.layout == data_layout::chunk_based) {
-      if (ino.chunk_format & ~disk::chunk_format_all)
-        return unsupported(what::unknown_chunk_format_bits,
-                           {.nid = nid, .offset = pos + 16, .value = ino.chunk_format});
-      ino.chunkbits = sb.blkszbits + (ino.chunk_format & disk::chunk_format_blkbits_mask);
-    }
+  if (ino.has_data() && ino.is_compressed() && !sb.compression_capable())
+    return corrupted(what::compressed_inode_in_an_uncompressed_image,
+                     {.nid = nid, .offset = pos, .value = layout});
+  // Linux reads the layout's fields whatever the file type: a device node or fifo that claims
+  // CHUNK_BASED with unknown chunk format bits (its rdev) is refused as well.
+  if (ino.layout == data_layout::chunk_based) {
+    ino.chunk_format = static_cast<std::uint16_t>(i_u & 0xFFFF);
+    if (ino.chunk_format & ~disk::chunk_format_all)
+      return unsupported(what::unknown_chunk_format_bits,
+                         {.nid = nid, .offset = pos + 16, .value = ino.chunk_format});
+    ino.chunkbits = sb.blkszbits + (ino.chunk_format & disk::chunk_format_blkbits_mask);
   }
 
-  if (ino.is_compressed())
-    ino.blocks_512 = ino.compressed_blocks << (sb.blkszbits - 9);
-  else if (ino.has_data())
-    ino.blocks_512 = div_round_up(ino.size, sb.block_size) << (sb.blkszbits - 9);
+  // st_blocks, computed as Linux's erofs_read_inode() does for every file type: a compressed
+  // layout reports i_u (blocks_lo, no high bits) shifted in 32-bit arithmetic, so it wraps;
+  // anything else i_size rounded up to blocks, in 512-byte units, even for a device node or a
+  // fifo whose i_size is not 0. round_up() there works on the signed i_size: within 4095 bytes
+  // of INT64_MAX it wraps to INT64_MIN, which the arithmetic shift keeps negative.
+  if (ino.is_compressed()) {
+    ino.compressed_blocks = i_u;
+    ino.blocks_512 = static_cast<std::uint32_t>(i_u << (sb.blkszbits - 9));
+  } else {
+    const std::uint64_t rounded = ((ino.size - 1) | (sb.block_size - 1)) + 1;  // 0 for size 0
+    ino.blocks_512 = static_cast<std::uint64_t>(static_cast<std::int64_t>(rounded) >> 9);
+  }
   return ino;
 }
 

@@ -228,41 +228,121 @@ inline result<z_map> z_map_lcluster(const image& img, const inode& ino, std::uin
   return r;
 }
 
+// §12.13, 4-byte records: a u64 base address, then one u32 plen per lcluster, their pclusters
+// back to back. Calls on_record(j, pa_j, plen_raw_j) for j = 0 .. last in order (pa_j: the
+// base plus the pclusters of the records before j), reading the records in batches (bounded
+// memory); stops early when on_record returns false.
+template <class OnRecord>
+inline status z_walk_records4(const image& img, const inode& ino, std::uint64_t pos,
+                              std::uint64_t last, OnRecord&& on_record) noexcept {
+  std::byte base[8];
+  EROFSFS_TRY(detail::core(img).read_meta(pos, base, ino.in_metabox, ino.nid));
+  std::uint64_t pa = load_le64(base);
+  std::byte batch[1024];
+  std::uint64_t j = 0;
+  while (j <= last) {  // bounded: last < number of lclusters, each pass consumes >= 1 record
+    const std::uint64_t n = std::min<std::uint64_t>(last + 1 - j, sizeof batch / 4);
+    std::uint64_t at;
+    if (!checked_mul(j, 4, at) || !checked_add(pos + 8, at, at))
+      return corrupted(what::extent_record_position_overflows,
+                       {.nid = ino.nid, .offset = pos, .value = j});
+    EROFSFS_TRY(detail::core(img).read_meta(at, std::span(batch, n * 4), ino.in_metabox, ino.nid));
+    for (std::uint64_t i = 0; i < n; ++i, ++j) {
+      const std::uint64_t plen_raw = load_le32(batch + 4 * i);
+      if (!on_record(j, pa, plen_raw)) return {};
+      if (j < last && !checked_add(pa, plen_raw & disk::z_extent_plen_mask, pa))
+        return corrupted(what::extent_physical_address_overflows,
+                         {.nid = ino.nid, .offset = pos, .value = j});
+    }
+  }
+  return {};
+}
+
+// Where the records start: the first record-aligned position after the map header.
+inline result<std::uint64_t> z_records_pos(const inode& ino) noexcept {
+  std::uint64_t pos;
+  if (!checked_round_up(ino.z.header_pos + 8, ino.z.extent_recsz, pos))
+    return corrupted(what::extent_record_position_overflows,
+                     {.nid = ino.nid, .offset = ino.z.header_pos});
+  return pos;
+}
+
+// The file range [lstart, lend) of record `k` when records are per lcluster (4 and 8 bytes),
+// and whether it is the last one.
+inline status z_lcluster_record_span(const inode& ino, std::uint64_t k, std::uint64_t& lstart,
+                                     std::uint64_t& lend, bool& last) noexcept {
+  const std::uint64_t lsize = std::uint64_t{1} << ino.z.lclusterbits;
+  lend = ino.size;
+  lstart = (k + 1) * lsize;
+  std::uint64_t rounded;
+  if (!checked_round_up(lend, lsize, rounded))
+    return corrupted(what::i_size_overflows,
+                     {.nid = ino.nid, .offset = ino.pos, .value = ino.size});
+  last = lstart >= rounded;
+  if (lstart < lend) lend = lstart;
+  lstart -= lsize;
+  return {};
+}
+
+// The mapping step of the record covering `ofs`: file range [lstart, lend), raw plen and
+// physical address, and whether it is the file's last record.
+inline result<z_map> z_record_map(const image& img, const inode& ino, std::uint64_t ofs,
+                                  std::uint64_t lstart, std::uint64_t lend, bool last,
+                                  std::uint64_t plen_raw, std::uint64_t pa) noexcept {
+  const z_info& z = ino.z;
+  z_map m;
+  m.la = ofs;
+  if (lstart < lend) {
+    m.la = lstart;
+    if (last && (z.advise & disk::z_advise_fragment_pcluster)) {
+      m.fragment = true;
+      m.fragment_off = plen_raw;
+      if (z.extent_recsz > 4) m.fragment_off |= pa << 32;
+      m.llen = ino.size - m.la;
+      return m;
+    }
+    if (plen_raw & disk::z_extent_plen_mask) {
+      m.mapped = true;
+      const unsigned fmt = static_cast<unsigned>(plen_raw >> disk::z_extent_plen_fmt_bit);
+      m.pa = pa;
+      m.plen = plen_raw & disk::z_extent_plen_mask;
+      const std::uint64_t bmask = img.block_size() - 1;
+      if (fmt)
+        m.alg = fmt - 1;
+      else if ((z.advise & disk::z_advise_interlaced_pcluster) && !(pa & bmask) &&
+               !(m.plen & bmask))
+        m.alg = z_alg_interlaced;
+      else
+        m.alg = z_alg_shifted;
+      m.partial = (plen_raw & disk::z_extent_plen_partial) != 0;
+    }
+  }
+  m.llen = lend - m.la;
+  if (m.mapped && m.alg >= z_alg_shifted && m.llen > m.plen)
+    return corrupted(what::plain_extent_longer_than_its_pcluster,
+                     {.nid = ino.nid, .offset = m.pa, .value = m.llen});
+  return m;
+}
+
 // §12.13: encoded extent records.
 inline result<z_map> z_map_records(const image& img, const inode& ino, std::uint64_t ofs) noexcept {
   const z_info& z = ino.z;
   const unsigned recsz = z.extent_recsz;
-  const std::uint64_t lsize = std::uint64_t{1} << z.lclusterbits;
-  std::uint64_t pos;
-  if (!checked_round_up(z.header_pos + 8, recsz, pos))
-    return corrupted(what::extent_record_position_overflows,
-                     {.nid = ino.nid, .offset = z.header_pos});
+  EROFSFS_TRY_ASSIGN(const std::uint64_t pos, z_records_pos(ino));
   std::uint64_t lend = ino.size, lstart, plen_raw = 0, pa = 0;
   bool last;
   if (recsz <= 8) {
     const std::uint64_t k = ofs >> z.lclusterbits;  // the record holding ofs
     if (recsz == 4) {
-      // A base address, then one u32 plen per lcluster packed back to back: the extent starts
-      // after the pclusters of the k records before it. Read in batches (bounded memory).
-      std::byte base[8];
-      EROFSFS_TRY(detail::core(img).read_meta(pos, base, ino.in_metabox, ino.nid));
-      pa = load_le64(base);
-      std::byte batch[1024];
-      std::uint64_t j = 0;
-      while (j <= k) {  // bounded: k < number of lclusters, each pass consumes >= 1 record
-        const std::uint64_t n = std::min<std::uint64_t>(k + 1 - j, sizeof batch / 4);
-        std::uint64_t at;
-        if (!checked_mul(j, 4, at) || !checked_add(pos + 8, at, at))
-          return corrupted(what::extent_record_position_overflows,
-                           {.nid = ino.nid, .offset = pos, .value = j});
-        EROFSFS_TRY(detail::core(img).read_meta(at, std::span(batch, n * 4), ino.in_metabox, ino.nid));
-        for (std::uint64_t i = 0; i < n; ++i, ++j) {
-          plen_raw = load_le32(batch + 4 * i);
-          if (j < k && !checked_add(pa, plen_raw & disk::z_extent_plen_mask, pa))
-            return corrupted(what::extent_physical_address_overflows,
-                             {.nid = ino.nid, .offset = pos, .value = j});
-        }
-      }
+      // The extent starts after the pclusters of the k records before it.
+      EROFSFS_TRY(z_walk_records4(img, ino, pos, k,
+                                  [&](std::uint64_t j, std::uint64_t pa_j, std::uint64_t p) {
+                                    if (j == k) {
+                                      pa = pa_j;
+                                      plen_raw = p;
+                                    }
+                                    return true;
+                                  }));
     } else {
       std::uint64_t at;
       if (!checked_mul(k, 8, at) || !checked_add(pos, at, at))
@@ -273,14 +353,7 @@ inline result<z_map> z_map_records(const image& img, const inode& ino, std::uint
       plen_raw = load_le32(rec);
       pa = load_le32(rec + 4);
     }
-    lstart = (k + 1) * lsize;
-    std::uint64_t rounded;
-    if (!checked_round_up(lend, lsize, rounded))
-      return corrupted(what::i_size_overflows,
-                       {.nid = ino.nid, .offset = ino.pos, .value = ino.size});
-    last = lstart >= rounded;
-    if (lstart < lend) lend = lstart;
-    lstart -= lsize;
+    EROFSFS_TRY(z_lcluster_record_span(ino, k, lstart, lend, last));
   } else {
     lstart = lend;
     std::uint64_t l = 0, r = z.extent_count;
@@ -312,38 +385,7 @@ inline result<z_map> z_map_records(const image& img, const inode& ino, std::uint
     }
     last = l >= z.extent_count;
   }
-  z_map m;
-  m.la = ofs;
-  if (lstart < lend) {
-    m.la = lstart;
-    if (last && (z.advise & disk::z_advise_fragment_pcluster)) {
-      m.fragment = true;
-      m.fragment_off = plen_raw;
-      if (recsz > 4) m.fragment_off |= pa << 32;
-      m.llen = ino.size - m.la;
-      return m;
-    }
-    if (plen_raw & disk::z_extent_plen_mask) {
-      m.mapped = true;
-      const unsigned fmt = static_cast<unsigned>(plen_raw >> disk::z_extent_plen_fmt_bit);
-      m.pa = pa;
-      m.plen = plen_raw & disk::z_extent_plen_mask;
-      const std::uint64_t bmask = img.block_size() - 1;
-      if (fmt)
-        m.alg = fmt - 1;
-      else if ((z.advise & disk::z_advise_interlaced_pcluster) && !(pa & bmask) &&
-               !(m.plen & bmask))
-        m.alg = z_alg_interlaced;
-      else
-        m.alg = z_alg_shifted;
-      m.partial = (plen_raw & disk::z_extent_plen_partial) != 0;
-    }
-  }
-  m.llen = lend - m.la;
-  if (m.mapped && m.alg >= z_alg_shifted && m.llen > m.plen)
-    return corrupted(what::plain_extent_longer_than_its_pcluster,
-                     {.nid = ino.nid, .offset = m.pa, .value = m.llen});
-  return m;
+  return z_record_map(img, ino, ofs, lstart, lend, last, plen_raw, pa);
 }
 
 }  // namespace detail
@@ -379,21 +421,12 @@ inline status zmap_init(const image& img, inode& ino) noexcept {
   return {};
 }
 
-// The extent of compressed inode `ino` containing `offset` (< ino.size).
-inline result<extent> zmap_extent(const image& img, const inode& ino, std::uint64_t offset) noexcept {
+namespace detail {
+
+// The extent a mapping step found, after the sanity checks of z_erofs_map_sanity_check() and
+// with the device resolved.
+inline result<extent> z_extent_of(const image& img, const inode& ino, const z_map& m) noexcept {
   const z_info& z = ino.z;
-  if (!z.ready)
-    return make_error(errc::invalid_argument, what::compressed_inode_not_prepared_by_zmap_init,
-                      {.nid = ino.nid});
-  if (offset >= ino.size)
-    return make_error(errc::invalid_argument, what::offset_at_or_beyond_end_of_file,
-                      {.nid = ino.nid, .value = offset});
-  detail::z_map m;
-  if (z.extent_recsz) {
-    EROFSFS_TRY_ASSIGN(m, detail::z_map_records(img, ino, offset));
-  } else {
-    EROFSFS_TRY_ASSIGN(m, detail::z_map_lcluster(img, ino, offset, false, nullptr));
-  }
   extent e;
   e.logical = m.la;
   e.length = m.llen;
@@ -418,7 +451,7 @@ inline result<extent> zmap_extent(const image& img, const inode& ino, std::uint6
     if (!(img.sb().available_compr_algs & (1u << m.alg)))
       return corrupted(what::compression_algorithm_not_enabled_in_the_superblock,
                        {.nid = ino.nid, .offset = z.header_pos, .value = m.alg});
-  } else if (m.alg > detail::z_alg_interlaced) {
+  } else if (m.alg > z_alg_interlaced) {
     return unsupported(what::unknown_compression_algorithm,
                        {.nid = ino.nid, .offset = z.header_pos, .value = m.alg});
   }
@@ -433,12 +466,12 @@ inline result<extent> zmap_extent(const image& img, const inode& ino, std::uint6
     return corrupted(what::pcluster_beyond_48_bit_block_addresses,
                      {.nid = ino.nid, .offset = m.pa, .value = m.plen});
 
-  if (m.alg == detail::z_alg_shifted) {
+  if (m.alg == z_alg_shifted) {
     e.physical_length = e.length;
   } else {
     e.physical_length = m.plen;
     e.kind = extent_kind::encoded;
-    if (m.alg == detail::z_alg_interlaced) {
+    if (m.alg == z_alg_interlaced) {
       e.flags |= extent_flags::interlaced;
       e.algorithm = algorithm_interlaced;
     } else {
@@ -461,6 +494,26 @@ inline result<extent> zmap_extent(const image& img, const inode& ino, std::uint6
   e.device = at.device;
   e.physical = at.offset;
   return e;
+}
+
+}  // namespace detail
+
+// The extent of compressed inode `ino` containing `offset` (< ino.size).
+inline result<extent> zmap_extent(const image& img, const inode& ino, std::uint64_t offset) noexcept {
+  const z_info& z = ino.z;
+  if (!z.ready)
+    return make_error(errc::invalid_argument, what::compressed_inode_not_prepared_by_zmap_init,
+                      {.nid = ino.nid});
+  if (offset >= ino.size)
+    return make_error(errc::invalid_argument, what::offset_at_or_beyond_end_of_file,
+                      {.nid = ino.nid, .value = offset});
+  detail::z_map m;
+  if (z.extent_recsz) {
+    EROFSFS_TRY_ASSIGN(m, detail::z_map_records(img, ino, offset));
+  } else {
+    EROFSFS_TRY_ASSIGN(m, detail::z_map_lcluster(img, ino, offset, false, nullptr));
+  }
+  return detail::z_extent_of(img, ino, m);
 }
 
 }  // namespace erofsfs

@@ -1,7 +1,8 @@
 #!/bin/busybox sh
 # /init of the e2e guest (busybox, no libc): serves fixture images to EROFS in fscache mode
 # with the erofsfs daemon, checks every mount against the fixture manifest, then kills the
-# daemon in the middle of a read and checks that a restarted one recovers with `restore`.
+# daemon in the middle of a read and checks that a restarted one recovers with `restore`, then
+# kills it with SIGKILL at 20+ random points of two cold reads and checks every byte.
 # Prints "E2E-RESULT: PASS|FAIL" and powers off.
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -33,7 +34,7 @@ exec 3<>/dev/cachefiles || fatal "open /dev/cachefiles"
 DPID=
 start_daemon() {	# start_daemon LOG ARGS...: background daemon on fd 3, waits for "ready"
 	log=$1; shift
-	/bin/ondemandd --device-fd 3 --blobs /blobs "$@" 2>"$log" &
+	/bin/ondemandd --devnode-fd 3 --blobs /blobs "$@" 2>"$log" &
 	DPID=$!
 	i=0
 	while ! grep -q 'serve-cachefiles: ready' "$log"; do
@@ -117,7 +118,43 @@ tail -3 /tmp/failover.out
 echo "E2E: daemon 3 after restore: $(grep -c ' OPEN ' /tmp/d3.log) OPEN, $(reads /tmp/d3.log) READ"
 [ "$(grep -c ' OPEN ' /tmp/d3.log)" -gt 0 ] || { echo "E2E: FAIL no re-OPEN after restore"; rc=1; }
 umount /mnt/failover || rc=1
+
+# --- chaos: SIGKILL the daemon at random points of two cold reads (a large file and a whole
+# tree); each time a new daemon restores. Every byte must be right, no reader stuck. ---
+kill -9 $DPID; wait $DPID
+start_daemon /tmp/c0.log --restore -v || fatal "chaos daemon 0"
+PIDS=
+while read label image fsid; do
+	mkdir -p "/mnt/$label"
+	( mount -t erofs none -o "fsid=$fsid" "/mnt/$label" &&
+		/bin/check_tree "/mnt/$label" "/e2e/$image.list" ) >"/tmp/$label.out" 2>&1 &
+	PIDS="$PIDS $!"
+done </e2e/chaos
+alive() { for p in $PIDS; do kill -0 $p 2>/dev/null && return 0; done; return 1; }
+kills=0
+while [ $kills -lt ${CHAOS_KILLS:-24} ] && alive; do
+	# Kill at a random instant once the daemon has started serving: before, during or after
+	# it writes a READ's data to the cache file and answers.
+	r0=$(reads /tmp/c$kills.log); i=0
+	while [ "$(reads /tmp/c$kills.log)" -le "$r0" ] && [ $i -lt 100 ] && alive; do usleep 20000; i=$((i + 1)); done
+	usleep $(( (RANDOM % 30) * 1000 ))
+	kill -9 $DPID; wait $DPID
+	kills=$((kills + 1))
+	start_daemon /tmp/c$kills.log --restore -v || fatal "chaos daemon $kills"
+done
+echo "E2E: chaos: $kills SIGKILLs during the cold reads"
+[ $kills -ge 20 ] || { echo "E2E: FAIL chaos: the reads ended after $kills kills, want >= 20"; rc=1; }
+i=0
+while alive; do
+	i=$((i + 1)); [ $i -gt 1200 ] && { echo "E2E: FAIL chaos: reader stuck after the last restore"; rc=1; break; }
+	usleep 100000
+done
+for p in $PIDS; do wait $p || { echo "E2E: FAIL chaos reader $p"; rc=1; }; done
+while read label image fsid; do
+	tail -3 "/tmp/$label.out"
+	umount "/mnt/$label" || rc=1
+done </e2e/chaos
 kill -TERM $DPID
-wait $DPID || { echo "E2E: FAIL daemon 3 exit"; rc=1; }
+wait $DPID || { echo "E2E: FAIL last chaos daemon exit"; rc=1; }
 [ $rc = 0 ] || for l in /tmp/d*.log; do echo "--- $l"; grep -v -E ' (READ|OPEN|CLOSE) ' "$l" | tail -20; done
 finish

@@ -55,6 +55,12 @@ FAILOVER="failover plain-noinline plain-noinline.erofs"
 # from a warm cache where the daemon is not involved; block-device mounts of the same image
 # (the fixture's manifest) are right. Reported, not failed. The image's device tag is empty,
 # so device= is mandatory for it.
+# Chaos stage, also cold: a large file (made here) and a whole tree (a renamed copy of a
+# fixture, so its cache objects are new). label image fsid
+CHAOS=(
+	"chaos-big chaos-big chaos-big.erofs"
+	"chaos-tree lz4hc-pcluster16k chaos-tree.erofs"
+)
 KNOWN=("chunk-4k-blobdev /sparse/hole-at-start /sparse/holes-4k-chunks")
 
 t0=$(date +%s)
@@ -64,7 +70,8 @@ log "kernel: $BZIMAGE ($(( $(date +%s) - t0 ))s)"
 # The initramfs has no libc: both guest programs are static.
 t0=$(date +%s)
 "$CXX" -std=c++20 -O2 -Wall -Wextra -Werror -static -I"$ROOT/include" -o "$WORK/ondemandd" \
-	"$ROOT/examples/cli/serve_cachefiles.cpp" "$HERE/ondemandd_main.cpp"
+	"$ROOT/examples/cli/serve_cachefiles.cpp" "$ROOT/examples/cli/options.cpp" \
+	"$ROOT/examples/cli/decoders.cpp" "$HERE/ondemandd_main.cpp"
 "$CXX" -std=c++20 -O2 -Wall -Wextra -Werror -static -I"$ROOT/include" -o "$WORK/check_tree" \
 	"$HERE/check_tree.cpp"
 log "static daemon + checker: $(( $(date +%s) - t0 ))s"
@@ -102,6 +109,16 @@ for line in open(sys.argv[1], encoding="utf-8", errors="surrogateescape"):
                      raw(e["target"]).hex() if t == "l" else "-"]))
 EOF
 done
+: >"$R/e2e/chaos"
+for m in "${CHAOS[@]}"; do echo "$m" >>"$R/e2e/chaos"; done
+cp "$IMAGES/lz4hc-pcluster16k/lz4hc-pcluster16k.erofs" "$R/blobs/chaos-tree.erofs"
+# A 32 MiB file: at 4 KiB..128 KiB per READ, enough requests for every kill to land mid-read.
+mkdir -p "$WORK/chaos-big"
+head -c $((32 << 20)) /dev/urandom >"$WORK/chaos-big/big.bin"
+mkfs.erofs --quiet "$R/blobs/chaos-big.erofs" "$WORK/chaos-big"
+printf '%s\td\t0\t-\t-\n%s\tf\t%s\t%s\t-\n' "$(printf / | od -An -tx1 | tr -d ' \n')" \
+	"$(printf /big.bin | od -An -tx1 | tr -d ' \n')" $((32 << 20)) \
+	"$(sha256sum "$WORK/chaos-big/big.bin" | cut -d' ' -f1)" >"$R/e2e/chaos-big.list"
 for k in "${KNOWN[@]}"; do
 	read -r image paths <<<"$k"
 	for p in $paths; do printf '%s' "$p" | od -An -tx1 | tr -d ' \n'; echo; done >"$R/e2e/$image.known"
@@ -114,7 +131,7 @@ accel=(-accel tcg)
 t0=$(date +%s)
 timeout "$QEMU_TIMEOUT" qemu-system-x86_64 "${accel[@]}" -m 512 -smp 1 -nographic -no-reboot \
 	-kernel "$BZIMAGE" -initrd "$WORK/initramfs.cpio" \
-	-append "console=ttyS0 panic=-1 quiet brd.rd_nr=1 brd.rd_size=$((CACHE_MB * 1024))" \
+	-append "console=ttyS0 panic=-1 quiet no_timer_check brd.rd_nr=1 brd.rd_size=$((CACHE_MB * 1024))" \
 	</dev/null 2>&1 | tr -d '\r' | tee "$WORK/guest.log" |
 	grep -a -E 'E2E|check_tree|MISSING|DATA|TYPE|LINK|EXTRA|erofs|CacheFiles|cachefiles|serve-cachefiles|Kernel panic|---' || true
 log "qemu ($ACCEL): $(( $(date +%s) - t0 ))s, guest log $WORK/guest.log"

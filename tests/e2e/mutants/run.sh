@@ -95,7 +95,7 @@ boot() {
 	qemu-system-x86_64 "${accel[@]}" -m 1024 -smp 1 -nographic -no-reboot \
 		-kernel "$BZIMAGE" -initrd "$WORK/initramfs.cpio" \
 		-drive "file=$disk,format=raw,if=virtio" \
-		-append "console=ttyS0 panic=-1 quiet mutants.start=$start mutants.timeout=$MUTANT_TIMEOUT" \
+		-append "console=ttyS0 panic=-1 quiet no_timer_check mutants.start=$start mutants.timeout=$MUTANT_TIMEOUT" \
 		</dev/null >"$console" 2>&1 &
 	local qpid=$! last_size=-1 quiet=0
 	while kill -0 $qpid 2>/dev/null; do

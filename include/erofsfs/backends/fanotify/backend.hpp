@@ -10,12 +10,17 @@
 // source fails, so the reader sees EIO instead of zeros (and never waits forever).
 //
 // Extra devices (blobs, `mount -o device=`) each get a sparse file of their own, marked in the
-// same fanotify group. One thread drives the backend (run_once/handle_ready) and answers events
-// one at a time, so a slow source delays every reader; stats() may be read from any thread.
+// same fanotify group. The files are a sparse_store (sparse_store.hpp): the caller's paths, or a
+// persistent cache directory whose journal lists the ranges filled durably, so a restart reuses
+// them (each fill is fdatasync'ed before it is recorded) and fetches nothing for a complete
+// cache. One thread drives the backend (run_once/handle_ready) and answers events one at a time,
+// so a slow source delays every reader; stats() may be read from any thread.
 //
-// Unmount before destroying the backend: Linux answers the events still pending when the
-// fanotify descriptor closes with FAN_ALLOW, and once the mark is gone unfilled holes read as
-// zeros.
+// The fanotify group dies with the process that holds it, and Linux answers the events still
+// pending then with FAN_ALLOW: unfilled holes read as zeros. A daemon that must survive its own
+// crash hands the group to a holder process (release_group(), relay.hpp) and answers the
+// events the holder relays (answer_event(); daemon.hpp puts it together). Used on its own,
+// unmount before destroying the backend.
 #pragma once
 
 #include <fcntl.h>
@@ -47,10 +52,32 @@
 #include "../../io/source.hpp"
 #include "event.hpp"
 #include "intervals.hpp"
+#include "sparse_store.hpp"
 
 namespace erofsfs::fanotify {
 
-// One device of the image: where its bytes come from and the sparse file standing in for it.
+// Writes {fd, response} to the fanotify group. ENOENT (the event is gone: the reader was killed,
+// or it was answered already) is success; a kernel that refuses the errno in a deny still takes
+// a plain deny (the reader then gets EPERM).
+inline status write_response(int group, std::int32_t fd, std::uint32_t response) {
+  std::byte msg[abi::response_size];
+  encode_response(fd, response, msg);
+  while (true) {  // bounded: retried on EINTR, and once with a plain deny
+    const ssize_t w = ::write(group, msg, sizeof msg);
+    if (w == static_cast<ssize_t>(sizeof msg)) return {};
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == ENOENT) return {};
+    if (w < 0 && errno == EINVAL && response != abi::deny && (response & abi::deny)) {
+      response = abi::deny;
+      encode_response(fd, response, msg);
+      continue;
+    }
+    return posix::sys_error("writing a fanotify response", w < 0 ? errno : EIO);
+  }
+}
+
+// One device of the image: where its bytes come from and the sparse file standing in for it
+// (empty when backend_options::cache_root names a cache directory, which names the files).
 // Device 0 is the primary image; device i is the i-th entry of the image's device table.
 struct device_spec {
   source_ref source;
@@ -69,6 +96,10 @@ struct backend_options {
   unsigned max_reads_per_call = 64;
   const decompressor_table* decompressors = nullptr;  // for metadata_ranges() on the image
   limits lim{};
+  // A persistent cache: the sparse files are cache_root/cache_id/device-<i>.sparse, and what is
+  // filled survives restarts. Empty: device_spec::sparse_path names each file.
+  std::string cache_root;
+  std::string cache_id;
 };
 
 struct backend_stats {
@@ -79,6 +110,7 @@ struct backend_stats {
   std::uint64_t denied = 0;
   std::uint64_t fill_errors = 0;     // failed source reads or sparse writes (each denied an event)
   std::uint64_t untracked_fills = 0; // fills not remembered because of max_intervals
+  std::uint64_t reused_bytes = 0;    // already filled (by an earlier run) when serving began
 };
 
 class backend {
@@ -88,21 +120,56 @@ class backend {
   backend(backend&&) = delete;  // held through unique_ptr: the serving thread keeps `this`
   backend& operator=(backend&&) = delete;
 
-  // Opens the image through the sources, creates (truncates) each sparse file at its device's
-  // size, copies all metadata into it, then marks the files for pre-access events. Fails with
-  // errc::unsupported when the kernel has no fanotify pre-content support.
+  // Opens the sparse files (or the cache) and locks them, opens the image through the sources
+  // (through the cache's filled ranges first, so a complete cache costs no source reads), sizes
+  // each sparse file at its device's size, copies all metadata that is not there yet into it,
+  // then marks the files for pre-access events. Nothing is written before the lock is held: a
+  // second daemon on the same files fails with EBUSY (what::cache_is_locked_by_another_daemon or
+  // what::sparse_file_is_locked_by_another_daemon). Fails with errc::unsupported when the
+  // kernel has no fanotify pre-content support.
   static result<std::unique_ptr<backend>> create(std::span<const device_spec> devices,
                                                  const backend_options& opt = {}) {
     if (devices.empty()) return make_error(errc::invalid_argument, what::no_primary_image_given);
     if (opt.copy_chunk == 0) return make_error(errc::invalid_argument, what::copy_chunk_is_zero);
+    for (const device_spec& d : devices)
+      if (d.sparse_path.empty() == opt.cache_root.empty())
+        return make_error(errc::invalid_argument,
+                          what::give_either_sparse_paths_or_a_cache_directory);
     std::unique_ptr<backend> b(new backend(opt));
+    // A cache is locked before anything reads it; a cache that knows its sizes lists what is
+    // filled, and the image opens through those ranges.
+    std::vector<interval_set> present;
+    for (std::size_t i = 0; i < devices.size(); ++i) present.emplace_back(opt.max_intervals);
+    std::vector<cached_source> cached;
+    if (!opt.cache_root.empty()) {
+      EROFSFS_TRY_ASSIGN(b->store_,
+                         sparse_store::open_cache(opt.cache_root, opt.cache_id, devices.size()));
+      const std::span<const std::uint64_t> recorded = b->store_.recorded_sizes();
+      if (!recorded.empty()) {
+        EROFSFS_TRY(
+            fill_journal::read_only(b->store_.dir() + "/filled.journal", recorded, present));
+        for (std::size_t i = 0; i < devices.size(); ++i)
+          cached.push_back({devices[i].source, b->store_.at(i).fd.get(), &present[i], recorded[i]});
+      }
+    }
+    auto src = [&](std::size_t i) -> source_ref {
+      if (cached.empty()) return devices[i].source;
+      return cached[i];
+    };
     std::vector<source_ref> extra;
-    for (std::size_t i = 1; i < devices.size(); ++i) extra.push_back(devices[i].source);
+    for (std::size_t i = 1; i < devices.size(); ++i) extra.push_back(src(i));
     open_options oo;
     oo.devices = extra;
     oo.decompressors = opt.decompressors;
     oo.lim = opt.lim;
-    EROFSFS_TRY_ASSIGN(const image img, open_image(devices[0].source, oo));
+    EROFSFS_TRY_ASSIGN(const image img, open_image(src(0), oo));
+    if (opt.cache_root.empty()) {
+      // Plain sparse files are opened after the image, so an image that cannot be served
+      // creates none; still locked before anything is written to them.
+      std::vector<std::string> paths;
+      for (const device_spec& d : devices) paths.push_back(d.sparse_path);
+      EROFSFS_TRY_ASSIGN(b->store_, sparse_store::open_files(paths));
+    }
 
     std::uint64_t align = opt.fill_align ? opt.fill_align : img.block_size();
     if (align == 0 || (align & (align - 1)) != 0)
@@ -110,33 +177,24 @@ class backend {
                         {.value = align});
     b->align_ = align;
 
+    std::vector<std::uint64_t> sizes;
     for (std::size_t i = 0; i < devices.size(); ++i) {
-      device_state d{devices[i].source, devices[i].sparse_path, 0, {}, 0, 0,
-                     interval_set(opt.max_intervals)};
-      EROFSFS_TRY_ASSIGN(d.size, device_size(img, devices[i].source, i));
-      d.fd = posix::open_retry(d.path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-      if (!d.fd) return posix::sys_error("creating the sparse file", errno, i);
-      const int fd = d.fd.get();
-      // A size past off_t would wrap negative in the cast; EFBIG is what the kernel says.
-      if (!posix::in_off_t_range(0, d.size))
-        return posix::sys_error("sizing the sparse file", EFBIG, d.size);
-      if (::ftruncate(fd, static_cast<off_t>(d.size)) != 0)
-        return posix::sys_error("sizing the sparse file", errno, d.size);
-      struct stat st;
-      if (::fstat(fd, &st) != 0) return posix::sys_error("fstat of the sparse file", errno);
-      d.st_dev = st.st_dev;
-      d.st_ino = st.st_ino;
-      for (const device_state& o : b->devs_)  // events are routed by inode: one file per device
-        if (o.st_dev == d.st_dev && o.st_ino == d.st_ino)
-          return make_error(errc::invalid_argument, what::two_devices_share_one_sparse_file,
-                            {.value = i});
-      b->devs_.push_back(std::move(d));
+      EROFSFS_TRY_ASSIGN(const std::uint64_t size, device_size(img, devices[i].source, i));
+      sizes.push_back(size);
+    }
+    std::vector<interval_set> filled;
+    for (std::size_t i = 0; i < devices.size(); ++i) filled.emplace_back(opt.max_intervals);
+    EROFSFS_TRY(b->store_.prepare(sizes, filled));
+    for (std::size_t i = 0; i < devices.size(); ++i) {
+      b->devs_.push_back({devices[i].source, sizes[i], std::move(filled[i])});
+      b->reused_bytes_ += b->devs_.back().present.bytes();
     }
 
     {
       read_context ctx;
       EROFSFS_TRY_ASSIGN(const std::vector<metadata_range> ranges, metadata_ranges(img, ctx));
       std::vector<std::byte> buf;
+      std::vector<filled_range> deferred;
       for (const metadata_range& r : ranges) {  // bounded: the list is finite
         if (r.device >= b->devs_.size())
           return make_error(errc::no_device, what::metadata_on_a_device_that_was_not_given,
@@ -147,11 +205,14 @@ class backend {
           return make_error(errc::truncated, what::metadata_range_past_the_end_of_its_device,
                             {.nid = r.nid, .offset = r.offset, .value = r.length});
         std::uint64_t fetched = 0;
-        if (status st = b->fill(d, r.offset, end, d.fd.get(), buf, fetched); !st)
+        if (status st = b->fill(r.device, r.offset, end, b->store_.at(r.device).fd.get(), buf,
+                                fetched, &deferred);
+            !st)
           return make_error(st.error().code, what::prefetching_metadata,
                             {.nid = r.nid, .offset = r.offset, .value = r.length});
         b->metadata_bytes_ += fetched;
       }
+      EROFSFS_TRY(b->journal_deferred(deferred));
     }
 
     int fan = ::fanotify_init(abi::class_pre_content | abi::init_cloexec | abi::init_nonblock,
@@ -165,7 +226,7 @@ class backend {
     b->fan_ = posix::unique_fd(fan);
     for (std::size_t i = 0; i < b->devs_.size(); ++i) {
       if (::fanotify_mark(fan, abi::mark_add, abi::pre_access, AT_FDCWD,
-                          b->devs_[i].path.c_str()) != 0) {
+                          b->store_.at(i).path.c_str()) != 0) {
         const int e = errno;
         if (e == EINVAL || e == EOPNOTSUPP)
           return make_error(errc::unsupported,
@@ -180,7 +241,9 @@ class backend {
   // The fanotify descriptor: readable when events are pending (for the caller's own poll loop).
   int fd() const noexcept { return fan_.get(); }
   std::size_t device_count() const noexcept { return devs_.size(); }
-  const std::string& sparse_path(std::size_t i) const noexcept { return devs_[i].path; }
+  const std::string& sparse_path(std::size_t i) const noexcept { return store_.at(i).path; }
+  // The cache directory (ROOT/<id>), or "" for plain sparse files.
+  const std::string& cache_dir() const noexcept { return store_.dir(); }
   std::uint64_t device_size(std::size_t i) const noexcept { return devs_[i].size; }
   std::uint64_t fill_align() const noexcept { return align_; }
 
@@ -228,6 +291,47 @@ class backend {
     return handle_ready();
   }
 
+  // Hands the fanotify group to a holder (holder.hpp), which then reads the events and relays
+  // them to answer_event(); run_once() and handle_ready() must not be called afterwards.
+  posix::unique_fd release_group() noexcept { return std::move(fan_); }
+
+  // Fills what event `e` (whose descriptor `e.fd` the caller owns and keeps open) asks for and
+  // returns the response to give the kernel: FAN_ALLOW once the range is present, else
+  // FAN_DENY with EIO. Never allows a range it has not filled.
+  std::uint32_t answer_event(const event& e) {
+    events_.fetch_add(1, std::memory_order_relaxed);
+    std::uint32_t response = abi::allow;
+    const std::size_t d = find_device(e.fd);
+    if (d == devs_.size()) {
+      response = abi::deny_errno(EIO);  // not one of ours: never let unfilled zeros through
+    } else {
+      std::uint64_t start = 0, end = devs_[d].size;
+      if (e.has_range) start = e.offset, end = e.offset + e.count;  // parser checked overflow
+      std::uint64_t fetched = 0;
+      // The fill goes through the event's descriptor, which the kernel opened with
+      // FMODE_NONOTIFY: writing through it cannot raise an event back at this group.
+      const status st = fill(d, start, end, e.fd, buf_, fetched);
+      bytes_fetched_.fetch_add(fetched, std::memory_order_relaxed);
+      if (!st) {
+        fill_errors_.fetch_add(1, std::memory_order_relaxed);
+        response = abi::deny_errno(EIO);
+      }
+    }
+    (response == abi::allow ? allowed_ : denied_).fetch_add(1, std::memory_order_relaxed);
+    return response;
+  }
+
+  // Re-reads the cache's journal: what a worker restarted from a copy of this backend (fork)
+  // calls to learn the ranges its predecessors filled. A no-op for plain sparse files.
+  status reload_filled() {
+    if (!store_.journal().is_open()) return {};
+    std::vector<interval_set> present;
+    for (std::size_t i = 0; i < devs_.size(); ++i) present.emplace_back(opt_.max_intervals);
+    EROFSFS_TRY(store_.journal().replay(present));
+    for (std::size_t i = 0; i < devs_.size(); ++i) devs_[i].present = std::move(present[i]);
+    return {};
+  }
+
   backend_stats stats() const noexcept {
     backend_stats s;
     s.metadata_bytes = metadata_bytes_.load(std::memory_order_relaxed);
@@ -237,18 +341,33 @@ class backend {
     s.denied = denied_.load(std::memory_order_relaxed);
     s.fill_errors = fill_errors_.load(std::memory_order_relaxed);
     s.untracked_fills = untracked_.load(std::memory_order_relaxed);
+    s.reused_bytes = reused_bytes_;
     return s;
   }
 
  private:
   struct device_state {
     source_ref source;
-    std::string path;
     std::uint64_t size;
-    posix::unique_fd fd;  // for the prefetch, which runs before the mark exists
-    dev_t st_dev;
-    ino_t st_ino;
     interval_set present;
+  };
+
+  // A device's source seen through the cache: ranges the journal lists as filled are read from
+  // the sparse file (before the mark exists), the rest from the source.
+  struct cached_source {
+    source_ref inner;
+    int fd;
+    const interval_set* present;
+    std::uint64_t bytes;
+    std::error_code read_at(std::uint64_t off, std::span<std::byte> dst) const noexcept {
+      std::uint64_t end;
+      if (checked_add(off, dst.size(), end) && present->contains(off, end)) {
+        if (status st = posix::pread_full(fd, dst, off); !st) return st.error().code;
+        return {};
+      }
+      return inner.read_at(off, dst);
+    }
+    std::uint64_t size() const noexcept { return bytes; }
   };
 
   explicit backend(const backend_options& opt) : opt_(opt) {}
@@ -270,11 +389,20 @@ class backend {
     return size;
   }
 
-  // Makes [start, end) of device `d` present: widens it to fill_align (clamped to the device),
-  // copies the missing parts from the source with pwrite on `wfd`, and records them. `fetched`
-  // counts the bytes copied, also when the fill fails part way.
-  status fill(device_state& d, std::uint64_t start, std::uint64_t end, int wfd,
-              std::vector<std::byte>& buf, std::uint64_t& fetched) {
+  // Makes [start, end) of device `di` present: widens it to fill_align (clamped to the device),
+  // copies the missing parts from the source with pwrite on `wfd`, and records them. With a
+  // cache, the bytes are made durable (fdatasync) before the journal records them; with
+  // `deferred`, the ranges are collected there instead and journal_deferred() records them all
+  // after one fdatasync per file. `fetched` counts the bytes copied, also when the fill fails
+  // part way.
+  struct filled_range {
+    std::uint32_t device;
+    std::uint64_t start, end;
+  };
+  status fill(std::size_t di, std::uint64_t start, std::uint64_t end, int wfd,
+              std::vector<std::byte>& buf, std::uint64_t& fetched,
+              std::vector<filled_range>* deferred = nullptr) {
+    device_state& d = devs_[di];
     fetched = 0;
     if (start >= d.size) return {};
     end = std::min(end, d.size);
@@ -285,6 +413,7 @@ class backend {
     d.present.for_each_gap(start, end, [&](std::uint64_t a, std::uint64_t b) {
       gaps.emplace_back(a, b);
     });
+    if (gaps.empty()) return {};
     for (const auto& [a, b] : gaps) {  // bounded: gaps of a finite set
       // The buffer only grows to the largest chunk needed so far (at most copy_chunk).
       const std::size_t chunk =
@@ -295,67 +424,52 @@ class backend {
                                            std::span(buf.data(), chunk), copied);
       fetched += copied;
       if (!st) return st;
+    }
+    fill_journal& j = store_.journal();
+    if (j.is_open() && !deferred && ::fdatasync(wfd) != 0)
+      return posix::sys_error("fdatasync of the sparse file", errno, di);
+    for (const auto& [a, b] : gaps) {
+      if (j.is_open()) {
+        // Not journaled: the bytes are right, but a restart will fetch them again.
+        if (deferred) deferred->push_back({static_cast<std::uint32_t>(di), a, b});
+        else (void)j.append(static_cast<std::uint32_t>(di), a, b);
+      }
       if (!d.present.insert(a, b)) untracked_.fetch_add(1, std::memory_order_relaxed);
     }
     return {};
   }
 
-  device_state* find_device(int fd) {
-    struct stat st;
-    if (::fstat(fd, &st) != 0) return nullptr;
-    for (device_state& d : devs_)
-      if (d.st_dev == st.st_dev && d.st_ino == st.st_ino) return &d;
-    return nullptr;
+  // Makes every sparse file durable, then journals `ranges` (the metadata prefetch's fills).
+  status journal_deferred(const std::vector<filled_range>& ranges) {
+    if (ranges.empty() || !store_.journal().is_open()) return {};
+    for (std::size_t i = 0; i < store_.size(); ++i)
+      if (::fdatasync(store_.at(i).fd.get()) != 0)
+        return posix::sys_error("fdatasync of the sparse file", errno, i);
+    for (const filled_range& r : ranges) (void)store_.journal().append(r.device, r.start, r.end);
+    return {};
   }
 
-  status respond(std::int32_t fd, std::uint32_t response) {
-    std::byte msg[abi::response_size];
-    encode_response(fd, response, msg);
-    while (true) {  // bounded: retried on EINTR, and once with a plain deny
-      const ssize_t w = ::write(fan_.get(), msg, sizeof msg);
-      if (w == static_cast<ssize_t>(sizeof msg)) return {};
-      if (w < 0 && errno == EINTR) continue;
-      // ENOENT: the event is gone already (the reader was killed); nothing left to answer.
-      if (w < 0 && errno == ENOENT) return {};
-      // A kernel that refuses the errno in a deny still takes a plain deny (EPERM).
-      if (w < 0 && errno == EINVAL && response != abi::deny && (response & abi::deny)) {
-        encode_response(fd, abi::deny, msg);
-        response = abi::deny;
-        continue;
-      }
-      return posix::sys_error("writing a fanotify response", w < 0 ? errno : EIO);
-    }
+  // The device whose sparse file `fd` is, or devs_.size().
+  std::size_t find_device(int fd) const {
+    struct stat st;
+    if (::fstat(fd, &st) != 0) return devs_.size();
+    for (std::size_t i = 0; i < devs_.size(); ++i)
+      if (store_.at(i).st_dev == st.st_dev && store_.at(i).st_ino == st.st_ino) return i;
+    return devs_.size();
   }
 
   status answer(const event& e) {
     if (e.fd < 0) return {};  // FAN_Q_OVERFLOW and other fd-less events need no answer
     posix::unique_fd event_fd(e.fd);
     if (!(e.mask & (abi::pre_access | abi::access_perm))) return {};
-    events_.fetch_add(1, std::memory_order_relaxed);
-    device_state* d = find_device(e.fd);
-    std::uint32_t response = abi::allow;
-    if (!d) {
-      response = abi::deny_errno(EIO);  // not one of ours: never let unfilled zeros through
-    } else {
-      std::uint64_t start = 0, end = d->size;
-      if (e.has_range) start = e.offset, end = e.offset + e.count;  // parser checked overflow
-      std::uint64_t fetched = 0;
-      // The fill goes through the event's descriptor, which the kernel opened with
-      // FMODE_NONOTIFY: writing through it cannot raise an event back at this group.
-      const status st = fill(*d, start, end, e.fd, buf_, fetched);
-      bytes_fetched_.fetch_add(fetched, std::memory_order_relaxed);
-      if (!st) {
-        fill_errors_.fetch_add(1, std::memory_order_relaxed);
-        response = abi::deny_errno(EIO);
-      }
-    }
-    (response == abi::allow ? allowed_ : denied_).fetch_add(1, std::memory_order_relaxed);
-    return respond(e.fd, response);
+    return write_response(fan_.get(), e.fd, answer_event(e));
   }
 
   backend_options opt_;
   std::uint64_t align_ = 4096;
+  sparse_store store_;
   std::vector<device_state> devs_;
+  std::uint64_t reused_bytes_ = 0;
   posix::unique_fd fan_;
   std::vector<std::byte> buf_;
   std::atomic<std::uint64_t> metadata_bytes_{0}, bytes_fetched_{0}, events_{0}, allowed_{0},

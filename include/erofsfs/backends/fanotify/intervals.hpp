@@ -68,6 +68,12 @@ class interval_set {
     if (pos < end) fn(pos, end);
   }
 
+  // Calls fn(start, end) for each range, in order.
+  template <class Fn>
+  void for_each_range(Fn&& fn) const {
+    for (const auto& [a, b] : map_) fn(a, b);
+  }
+
   std::size_t size() const noexcept { return map_.size(); }
   std::uint64_t bytes() const noexcept { return bytes_; }
   void clear() noexcept {
