@@ -28,6 +28,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <span>
 #include <vector>
@@ -287,7 +288,10 @@ class holder {
 
 // The worker's side: answers relayed events with `be` until the holder closes the socket
 // (success) or a protocol error. Single-threaded, one event at a time.
-inline status serve_relayed(backend& be, int sock) {
+// `on_fill`, when given, is told of every event whose answer copied bytes from a source (before
+// the answer is sent), with the bytes copied: what a daemon logs to show the order of its fills.
+inline status serve_relayed(backend& be, int sock,
+                            const std::function<void(const event&, std::uint64_t)>& on_fill = {}) {
   while (true) {  // bounded by the holder: ends when it closes the socket
     std::byte msg[relay::event_size + 1];
     iovec iov{msg, sizeof msg};
@@ -318,7 +322,12 @@ inline status serve_relayed(backend& be, int sock) {
     std::int32_t id;
     EROFSFS_TRY_ASSIGN(event e, relay::decode_event(std::span(msg, static_cast<std::size_t>(got)), id));
     e.fd = fds[0].get();
+    const std::uint64_t before = be.stats().bytes_fetched;
     const std::uint32_t response = be.answer_event(e);
+    if (on_fill) {
+      const std::uint64_t fetched = be.stats().bytes_fetched - before;
+      if (fetched) on_fill(e, fetched);
+    }
     std::byte out[relay::answer_size];
     relay::encode_answer(id, response, out);
     ssize_t w;
