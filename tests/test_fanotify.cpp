@@ -1634,3 +1634,62 @@ TEST_CASE("kernel: a reader during --prefetch-all is answered before the prefetc
   REQUIRE(remove_cache(root, "all"));
   ::rmdir(root.c_str());
 }
+
+// ---- concurrent fills -------------------------------------------------------------------------
+
+TEST_CASE("kernel: 8 readers on 8 fill threads read the right bytes and fetch no byte twice") {
+  if (std::string_view(EROFSFS_CLI).empty()) {
+    MESSAGE("erofsfs tool not built: concurrent fill test skipped");
+    return;
+  }
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  const generated_image g = make_kill_test_image(k.dir());
+  if (g.image.empty()) {
+    MESSAGE("mkfs.erofs not available: concurrent fill test skipped");
+    return;
+  }
+  ::mkdir(k.mnt().c_str(), 0755);
+  const std::string root = k.dir() + "/cache";
+  spawned d = spawn_cli({EROFSFS_CLI, "serve-fanotify", g.image, "--cache-dir", root, "--id",
+                         "threads", "--mount", k.mnt(), "--fill-threads", "8", "--log-fills"},
+                        k.path("stderr"));
+  REQUIRE_MESSAGE(wait_for_log(d, "mounted on"), slurp_file(d.log));
+  // Every reader reads every file, each from a different starting point, so the same ranges are
+  // asked for by several readers at once.
+  std::vector<generated_file> all = g.tree;
+  all.push_back(g.big);
+  std::atomic<unsigned> wrong{0}, failed{0};
+  std::vector<std::thread> readers;
+  for (std::size_t r = 0; r < 8; ++r)
+    readers.emplace_back([&, r] {
+      for (std::size_t n = 0; n < all.size(); ++n) {
+        const generated_file& f = all[(r * all.size() / 8 + n) % all.size()];
+        const hash_result h = hash_file(k.mnt() + f.path);
+        if (!h.ok) failed.fetch_add(1);
+        else if (h.hex != f.sha256) wrong.fetch_add(1);
+      }
+    });
+  for (std::thread& t : readers) t.join();
+  CHECK(failed.load() == 0);
+  CHECK(wrong.load() == 0);
+  stop_daemon(d);
+  // A byte is fetched at most once: the fills' bytes add up to no more than the image.
+  const std::string log = slurp_file(d.log);
+  std::uint64_t fetched = 0;
+  unsigned fills = 0;
+  for (std::size_t at = log.find("fill for pid"); at != std::string::npos;
+       at = log.find("fill for pid", at + 1)) {
+    const std::size_t f = log.find(", fetched ", at);
+    REQUIRE(f != std::string::npos);
+    fetched += std::strtoull(log.c_str() + f + 10, nullptr, 10);
+    ++fills;
+  }
+  struct stat st;
+  REQUIRE(::stat(g.image.c_str(), &st) == 0);
+  CHECK(fills > 0);
+  CHECK_MESSAGE(fetched <= static_cast<std::uint64_t>(st.st_size), log);
+  REQUIRE(remove_cache(root, "threads"));
+  ::rmdir(root.c_str());
+}

@@ -143,6 +143,9 @@ int run_serve_fanotify(const args& a) {
   dopt.prefetch_paths = prefetch_paths;
   dopt.prefetch_all = a.has("prefetch-all");
   dopt.log_fills = a.has("log-fills");
+  const std::uint64_t threads = a.number("fill-threads", 8);
+  if (threads == 0 || threads > 256) return usage_error(a, "--fill-threads takes 1 to 256");
+  dopt.fill_threads = static_cast<unsigned>(threads);
   return fanotify::run_daemon(std::move(be), dopt);
 }
 
@@ -158,6 +161,8 @@ constexpr option_def options[] = {
      "once mounted, fill the image's file PATH in the background (in the order given)", true},
     {"prefetch-all", 0, value_kind::none, nullptr,
      "then fill everything in the background, in image order (readers go first)"},
+    {"fill-threads", 0, value_kind::number, "N",
+     "fetch for up to N events at once (default 8; 1: one at a time)"},
     {"log-fills", 0, value_kind::none, nullptr,
      "log every fill that copied bytes from a source (offset, count, bytes)"},
     common::device,
@@ -175,7 +180,7 @@ const command_spec serve_fanotify_command{
     "lazy-load IMG into sparse files or a cache on fanotify pre-content events (root, 6.14+)",
     options, positionals, run_serve_fanotify,
     "IMG (--sparse FILE [--device BLOB --sparse FILE]... | --cache-dir ROOT [--id ID] "
-    "[--device BLOB]...) [--mount DIR] [--prefetch PATH]... [--prefetch-all] [--log-fills] "
+    "[--device BLOB]...) [--mount DIR] [--prefetch PATH]... [--prefetch-all] [--fill-threads N] [--log-fills] "
     "[--verity-root HEX ...]"};
 
 }  // namespace erofsfs::cli

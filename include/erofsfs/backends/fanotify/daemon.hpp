@@ -3,7 +3,8 @@
 //
 //   run_daemon(backend, options)
 //     1. takes the fanotify group from the backend (this process becomes the holder),
-//     2. forks a worker, which answers relayed events with its copy of the backend,
+//     2. forks a worker, which answers relayed events with its copy of the backend (on
+//        fill_threads threads, so a slow source serves several readers at once),
 //     3. forks a mounter, which mounts the sparse files (mounting reads through the marked file,
 //        so it needs a worker answering),
 //     4. once mounted, forks a prefetcher when asked to (see prefetch_main below),
@@ -54,6 +55,8 @@ struct daemon_options {
   // device's whole sparse file, in image order.
   std::vector<std::string> prefetch_paths;
   bool prefetch_all = false;
+  // Threads in the worker answering events in parallel (fills of overlapping ranges merge).
+  unsigned fill_threads = 8;
   // Logs one line per event whose answer copied bytes from a source (offset, count, bytes).
   bool log_fills = false;
   // Where the daemon says what happens (mounted, worker died, stats); never null in practice.
@@ -139,7 +142,7 @@ inline bool prefetch_read(const std::string& path, std::vector<char>& buf, std::
   if (status st = be.reload_filled(); !st) {
     opt.log("serve-fanotify: worker: " + st.error().message());
     rc = 1;
-  } else if (status r = serve_relayed(be, sock, on_fill); !r) {
+  } else if (status r = serve_relayed(be, sock, on_fill, opt.fill_threads); !r) {
     opt.log("serve-fanotify: worker: " + r.error().message());
     rc = 1;
   }
