@@ -1527,3 +1527,179 @@ TEST_CASE("kernel: with no worker the holder denies readers with EIO after its t
   ::rmdir(mnt.c_str());
   ::rmdir(dir.c_str());
 }
+
+// ---- prefetch ---------------------------------------------------------------------------------
+
+namespace {
+
+// Where `text` first occurs in `log` at or after `from` (npos: nowhere).
+std::size_t find_in(const std::string& log, const std::string& text, std::size_t from = 0) {
+  return from > log.size() ? std::string::npos : log.find(text, from);
+}
+
+// Stops a daemon with SIGTERM and checks it exited cleanly.
+void stop_daemon(const spawned& d) {
+  REQUIRE(::kill(d.pid, SIGTERM) == 0);
+  int st = 0;
+  REQUIRE(::waitpid(d.pid, &st, 0) == d.pid);
+  CHECK_MESSAGE(WIFEXITED(st), slurp_file(d.log));
+  CHECK_MESSAGE(WEXITSTATUS(st) == 0, slurp_file(d.log));
+}
+
+}  // namespace
+
+TEST_CASE("kernel: after --prefetch of two files completes, reading them fetches nothing") {
+  if (std::string_view(EROFSFS_CLI).empty()) {
+    MESSAGE("erofsfs tool not built: prefetch test skipped");
+    return;
+  }
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  ::mkdir(k.mnt().c_str(), 0755);
+  const std::string root = k.dir() + "/cache";
+  std::vector<manifest_file> wanted;
+  for (const manifest_file& f : regular_files("plain-4k"))
+    if (f.size > 4096 && wanted.size() < 2) wanted.push_back(f);
+  REQUIRE(wanted.size() == 2);
+  spawned d = spawn_cli({EROFSFS_CLI, "serve-fanotify", plain_4k_image(), "--cache-dir", root,
+                         "--id", "prefetch", "--mount", k.mnt(), "--prefetch", wanted[0].path,
+                         "--prefetch", wanted[1].path, "--log-fills"},
+                        k.path("stderr"));
+  REQUIRE_MESSAGE(wait_for_log(d, "prefetch done"), slurp_file(d.log));
+  const std::string at_done = slurp_file(d.log);
+  CHECK_MESSAGE(at_done.find("prefetch done: 2 files, ") != std::string::npos, at_done);
+  CHECK_MESSAGE(at_done.find(" 0 failed") != std::string::npos, at_done);
+  CHECK_MESSAGE(at_done.find("fill for pid") != std::string::npos, at_done);  // it filled
+  for (const manifest_file& f : wanted) {
+    const hash_result h = hash_file(k.mnt() + f.path);
+    REQUIRE_MESSAGE(h.ok, f.path);
+    CHECK_MESSAGE(h.hex == f.sha256, f.path);
+  }
+  stop_daemon(d);
+  const std::string log = slurp_file(d.log);
+  const std::size_t done = log.find("prefetch done");
+  CHECK_MESSAGE(find_in(log, "fill for pid", done) == std::string::npos, log);
+  REQUIRE(remove_cache(root, "prefetch"));
+  ::rmdir(root.c_str());
+}
+
+TEST_CASE("kernel: a reader during --prefetch-all is answered before the prefetch finishes") {
+  if (std::string_view(EROFSFS_CLI).empty()) {
+    MESSAGE("erofsfs tool not built: prefetch test skipped");
+    return;
+  }
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  const generated_image g = make_kill_test_image(k.dir());
+  if (g.image.empty()) {
+    MESSAGE("mkfs.erofs not available: prefetch test skipped");
+    return;
+  }
+  ::mkdir(k.mnt().c_str(), 0755);
+  const std::string root = k.dir() + "/cache";
+  spawned d = spawn_cli({EROFSFS_CLI, "serve-fanotify", g.image, "--cache-dir", root, "--id",
+                         "all", "--mount", k.mnt(), "--prefetch-all", "--log-fills"},
+                        k.path("stderr"));
+  REQUIRE_MESSAGE(wait_for_log(d, "mounted on"), slurp_file(d.log));
+  // The tree's files, last first: the prefetch walks the image from its start, so the first of
+  // them to be read is very likely still missing, and its reader's fill is then in the log.
+  const std::string reader_fill = "fill for pid " + std::to_string(::getpid()) + ":";
+  bool read_while_prefetching = false;
+  for (std::size_t i = g.tree.size(); i-- > 0;) {
+    const hash_result h = hash_file(k.mnt() + g.tree[i].path);
+    REQUIRE_MESSAGE(h.ok, g.tree[i].path);
+    CHECK_MESSAGE(h.hex == g.tree[i].sha256, g.tree[i].path);
+    const std::string log = slurp_file(d.log);
+    if (log.find(reader_fill) != std::string::npos) {
+      // Answered, and the prefetcher has not said it is done: the reader went first.
+      read_while_prefetching = log.find("prefetch done") == std::string::npos;
+      break;
+    }
+  }
+  REQUIRE_MESSAGE(wait_for_log(d, "prefetch done"), slurp_file(d.log));
+  const std::string log = slurp_file(d.log);
+  if (log.find(reader_fill) == std::string::npos) {
+    MESSAGE("the prefetch filled every file before it was read: ordering not observed");
+  } else {
+    CHECK_MESSAGE(read_while_prefetching, log);
+    CHECK(log.find(reader_fill) < log.find("prefetch done"));
+  }
+  CHECK_MESSAGE(log.find("and all devices, ") != std::string::npos, log);
+  CHECK_MESSAGE(log.find(" 0 failed") != std::string::npos, log);
+  // Everything is present now: a full read fetches nothing.
+  const std::size_t done = log.find("prefetch done");
+  for (const generated_file& f : g.tree) {
+    const hash_result h = hash_file(k.mnt() + f.path);
+    REQUIRE_MESSAGE(h.ok, f.path);
+    CHECK_MESSAGE(h.hex == f.sha256, f.path);
+  }
+  const hash_result big = hash_file(k.mnt() + g.big.path);
+  REQUIRE(big.ok);
+  CHECK(big.hex == g.big.sha256);
+  stop_daemon(d);
+  const std::string end = slurp_file(d.log);
+  CHECK_MESSAGE(find_in(end, "fill for pid", done) == std::string::npos, end);
+  REQUIRE(remove_cache(root, "all"));
+  ::rmdir(root.c_str());
+}
+
+// ---- concurrent fills -------------------------------------------------------------------------
+
+TEST_CASE("kernel: 8 readers on 8 fill threads read the right bytes and fetch no byte twice") {
+  if (std::string_view(EROFSFS_CLI).empty()) {
+    MESSAGE("erofsfs tool not built: concurrent fill test skipped");
+    return;
+  }
+  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  kernel_fixture k;
+  REQUIRE(!k.dir().empty());
+  const generated_image g = make_kill_test_image(k.dir());
+  if (g.image.empty()) {
+    MESSAGE("mkfs.erofs not available: concurrent fill test skipped");
+    return;
+  }
+  ::mkdir(k.mnt().c_str(), 0755);
+  const std::string root = k.dir() + "/cache";
+  spawned d = spawn_cli({EROFSFS_CLI, "serve-fanotify", g.image, "--cache-dir", root, "--id",
+                         "threads", "--mount", k.mnt(), "--fill-threads", "8", "--log-fills"},
+                        k.path("stderr"));
+  REQUIRE_MESSAGE(wait_for_log(d, "mounted on"), slurp_file(d.log));
+  // Every reader reads every file, each from a different starting point, so the same ranges are
+  // asked for by several readers at once.
+  std::vector<generated_file> all = g.tree;
+  all.push_back(g.big);
+  std::atomic<unsigned> wrong{0}, failed{0};
+  std::vector<std::thread> readers;
+  for (std::size_t r = 0; r < 8; ++r)
+    readers.emplace_back([&, r] {
+      for (std::size_t n = 0; n < all.size(); ++n) {
+        const generated_file& f = all[(r * all.size() / 8 + n) % all.size()];
+        const hash_result h = hash_file(k.mnt() + f.path);
+        if (!h.ok) failed.fetch_add(1);
+        else if (h.hex != f.sha256) wrong.fetch_add(1);
+      }
+    });
+  for (std::thread& t : readers) t.join();
+  CHECK(failed.load() == 0);
+  CHECK(wrong.load() == 0);
+  stop_daemon(d);
+  // A byte is fetched at most once: the fills' bytes add up to no more than the image.
+  const std::string log = slurp_file(d.log);
+  std::uint64_t fetched = 0;
+  unsigned fills = 0;
+  for (std::size_t at = log.find("fill for pid"); at != std::string::npos;
+       at = log.find("fill for pid", at + 1)) {
+    const std::size_t f = log.find(", fetched ", at);
+    REQUIRE(f != std::string::npos);
+    fetched += std::strtoull(log.c_str() + f + 10, nullptr, 10);
+    ++fills;
+  }
+  struct stat st;
+  REQUIRE(::stat(g.image.c_str(), &st) == 0);
+  CHECK(fills > 0);
+  CHECK_MESSAGE(fetched <= static_cast<std::uint64_t>(st.st_size), log);
+  REQUIRE(remove_cache(root, "threads"));
+  ::rmdir(root.c_str());
+}

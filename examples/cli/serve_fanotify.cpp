@@ -62,6 +62,13 @@ int run_serve_fanotify(const args& a) {
   if (cache && !sparse_paths.empty())
     return usage_error(a, "give either --cache-dir or --sparse files, not both");
   if (!cache && a.has("id")) return usage_error(a, "--id names a cache: it needs --cache-dir");
+  const std::vector<std::string> prefetch_paths = a.values("prefetch");
+  if (!prefetch_paths.empty() && mount_dir.empty())
+    return usage_error(a, "--prefetch reads files through the mount: it needs --mount");
+  for (const std::string& p : prefetch_paths)
+    if (p.empty() || p[0] != '/' || p.find("/../") != std::string::npos ||
+        (p.size() >= 3 && p.compare(p.size() - 3, 3, "/..") == 0))
+      return usage_error(a, "--prefetch " + escape(p) + ": give a path inside the image, from /");
   if (!cache && sparse_paths.size() != src_paths.size())
     return usage_error(a, "give one --sparse FILE for IMG and one for each --device, in order (" +
                               std::to_string(src_paths.size()) + " needed, " +
@@ -133,6 +140,12 @@ int run_serve_fanotify(const args& a) {
                fanotify::detail::stats_line(*be).c_str());
   fanotify::daemon_options dopt;
   dopt.mount_dir = mount_dir;
+  dopt.prefetch_paths = prefetch_paths;
+  dopt.prefetch_all = a.has("prefetch-all");
+  dopt.log_fills = a.has("log-fills");
+  const std::uint64_t threads = a.number("fill-threads", 8);
+  if (threads == 0 || threads > 256) return usage_error(a, "--fill-threads takes 1 to 256");
+  dopt.fill_threads = static_cast<unsigned>(threads);
   return fanotify::run_daemon(std::move(be), dopt);
 }
 
@@ -144,6 +157,14 @@ constexpr option_def options[] = {
     {"id", 0, value_kind::text, "ID",
      "the cache's id (default: sha256 of IMG and its blobs, which reads them once)"},
     {"mount", 0, value_kind::text, "DIR", "also mount the image on DIR (unmounted on exit)"},
+    {"prefetch", 0, value_kind::text, "PATH",
+     "once mounted, fill the image's file PATH in the background (in the order given)", true},
+    {"prefetch-all", 0, value_kind::none, nullptr,
+     "then fill everything in the background, in image order (readers go first)"},
+    {"fill-threads", 0, value_kind::number, "N",
+     "fetch for up to N events at once (default 8; 1: one at a time)"},
+    {"log-fills", 0, value_kind::none, nullptr,
+     "log every fill that copied bytes from a source (offset, count, bytes)"},
     common::device,
     common::offset,
     common::verity_root,
@@ -159,6 +180,7 @@ const command_spec serve_fanotify_command{
     "lazy-load IMG into sparse files or a cache on fanotify pre-content events (root, 6.14+)",
     options, positionals, run_serve_fanotify,
     "IMG (--sparse FILE [--device BLOB --sparse FILE]... | --cache-dir ROOT [--id ID] "
-    "[--device BLOB]...) [--mount DIR] [--verity-root HEX ...]"};
+    "[--device BLOB]...) [--mount DIR] [--prefetch PATH]... [--prefetch-all] [--fill-threads N] [--log-fills] "
+    "[--verity-root HEX ...]"};
 
 }  // namespace erofsfs::cli

@@ -13,8 +13,10 @@
 // same fanotify group. The files are a sparse_store (sparse_store.hpp): the caller's paths, or a
 // persistent cache directory whose journal lists the ranges filled durably, so a restart reuses
 // them (each fill is fdatasync'ed before it is recorded) and fetches nothing for a complete
-// cache. One thread drives the backend (run_once/handle_ready) and answers events one at a time,
-// so a slow source delays every reader; stats() may be read from any thread.
+// cache. run_once/handle_ready answer events one at a time on one thread. answer_event() may be
+// called from several threads at once (relay.hpp runs a pool of them): fills of disjoint ranges
+// run in parallel, and an event whose range is already being fetched waits for that fetch
+// instead of fetching it again. stats() may be read from any thread.
 //
 // The fanotify group dies with the process that holds it, and Linux answers the events still
 // pending then with FAN_ALLOW: unfilled holes read as zeros. A daemon that must survive its own
@@ -33,9 +35,11 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <span>
 #include <string>
 #include <system_error>
@@ -299,6 +303,13 @@ class backend {
   // returns the response to give the kernel: FAN_ALLOW once the range is present, else
   // FAN_DENY with EIO. Never allows a range it has not filled.
   std::uint32_t answer_event(const event& e) {
+    std::uint64_t fetched = 0;
+    return answer_event(e, buf_, fetched);
+  }
+  // The same, thread-safe: `buf` is the calling thread's copy buffer, and `fetched` says how
+  // many bytes this answer copied from the source.
+  std::uint32_t answer_event(const event& e, std::vector<std::byte>& buf, std::uint64_t& fetched) {
+    fetched = 0;
     events_.fetch_add(1, std::memory_order_relaxed);
     std::uint32_t response = abi::allow;
     const std::size_t d = find_device(e.fd);
@@ -307,10 +318,9 @@ class backend {
     } else {
       std::uint64_t start = 0, end = devs_[d].size;
       if (e.has_range) start = e.offset, end = e.offset + e.count;  // parser checked overflow
-      std::uint64_t fetched = 0;
       // The fill goes through the event's descriptor, which the kernel opened with
       // FMODE_NONOTIFY: writing through it cannot raise an event back at this group.
-      const status st = fill(d, start, end, e.fd, buf_, fetched);
+      const status st = fill(d, start, end, e.fd, buf, fetched);
       bytes_fetched_.fetch_add(fetched, std::memory_order_relaxed);
       if (!st) {
         fill_errors_.fetch_add(1, std::memory_order_relaxed);
@@ -325,6 +335,7 @@ class backend {
   // calls to learn the ranges its predecessors filled. A no-op for plain sparse files.
   status reload_filled() {
     if (!store_.journal().is_open()) return {};
+    const std::lock_guard<std::mutex> lk(mu_);
     std::vector<interval_set> present;
     for (std::size_t i = 0; i < devs_.size(); ++i) present.emplace_back(opt_.max_intervals);
     EROFSFS_TRY(store_.journal().replay(present));
@@ -410,10 +421,60 @@ class backend {
     std::uint64_t e;
     end = checked_round_up(end, align_, e) ? std::min(e, d.size) : d.size;
     std::vector<std::pair<std::uint64_t, std::uint64_t>> gaps;
-    d.present.for_each_gap(start, end, [&](std::uint64_t a, std::uint64_t b) {
-      gaps.emplace_back(a, b);
-    });
-    if (gaps.empty()) return {};
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      // Bounded: each wait ends when a fill in flight finishes; then either the range is present
+      // or the gaps no longer overlap it (a failed fill leaves its gap to this one).
+      while (true) {
+        gaps.clear();
+        d.present.for_each_gap(start, end, [&](std::uint64_t a, std::uint64_t b) {
+          gaps.emplace_back(a, b);
+        });
+        if (gaps.empty()) return {};
+        if (!overlaps_in_flight(di, gaps)) break;
+        fill_done_.wait(lk);
+      }
+      for (const auto& [a, b] : gaps) in_flight_.push_back({static_cast<std::uint32_t>(di), a, b});
+    }
+    const status st = copy_gaps(di, wfd, gaps, buf, fetched, deferred != nullptr);
+    const std::lock_guard<std::mutex> lk(mu_);
+    for (const auto& [a, b] : gaps)
+      for (std::size_t i = 0; i < in_flight_.size(); ++i)
+        if (in_flight_[i].device == di && in_flight_[i].start == a && in_flight_[i].end == b) {
+          in_flight_[i] = in_flight_.back();
+          in_flight_.pop_back();
+          break;
+        }
+    fill_done_.notify_all();
+    if (!st) return st;
+    fill_journal& j = store_.journal();
+    for (const auto& [a, b] : gaps) {
+      if (j.is_open()) {
+        // Not journaled: the bytes are right, but a restart will fetch them again.
+        if (deferred) deferred->push_back({static_cast<std::uint32_t>(di), a, b});
+        else (void)j.append(static_cast<std::uint32_t>(di), a, b);
+      }
+      if (!d.present.insert(a, b)) untracked_.fetch_add(1, std::memory_order_relaxed);
+    }
+    return {};
+  }
+
+  // Whether a fill in flight covers part of `gaps` of device `di` (mu_ held).
+  bool overlaps_in_flight(std::size_t di,
+                          const std::vector<std::pair<std::uint64_t, std::uint64_t>>& gaps) const {
+    for (const filled_range& f : in_flight_)
+      if (f.device == di)
+        for (const auto& [a, b] : gaps)
+          if (f.start < b && a < f.end) return true;
+    return false;
+  }
+
+  // Copies `gaps` of device `di` from its source into `wfd` and, with a cache and unless
+  // `defer_sync`, makes them durable. No lock held: the gaps are this fill's alone.
+  status copy_gaps(std::size_t di, int wfd,
+                   const std::vector<std::pair<std::uint64_t, std::uint64_t>>& gaps,
+                   std::vector<std::byte>& buf, std::uint64_t& fetched, bool defer_sync) {
+    device_state& d = devs_[di];
     for (const auto& [a, b] : gaps) {  // bounded: gaps of a finite set
       // The buffer only grows to the largest chunk needed so far (at most copy_chunk).
       const std::size_t chunk =
@@ -425,17 +486,8 @@ class backend {
       fetched += copied;
       if (!st) return st;
     }
-    fill_journal& j = store_.journal();
-    if (j.is_open() && !deferred && ::fdatasync(wfd) != 0)
+    if (store_.journal().is_open() && !defer_sync && ::fdatasync(wfd) != 0)
       return posix::sys_error("fdatasync of the sparse file", errno, di);
-    for (const auto& [a, b] : gaps) {
-      if (j.is_open()) {
-        // Not journaled: the bytes are right, but a restart will fetch them again.
-        if (deferred) deferred->push_back({static_cast<std::uint32_t>(di), a, b});
-        else (void)j.append(static_cast<std::uint32_t>(di), a, b);
-      }
-      if (!d.present.insert(a, b)) untracked_.fetch_add(1, std::memory_order_relaxed);
-    }
     return {};
   }
 
@@ -472,6 +524,11 @@ class backend {
   std::uint64_t reused_bytes_ = 0;
   posix::unique_fd fan_;
   std::vector<std::byte> buf_;
+  // Fills under way (answer_event from several threads): their ranges, and the signal that one
+  // ended. mu_ also guards every device's `present` set and the journal's appends.
+  std::mutex mu_;
+  std::condition_variable fill_done_;
+  std::vector<filled_range> in_flight_;
   std::atomic<std::uint64_t> metadata_bytes_{0}, bytes_fetched_{0}, events_{0}, allowed_{0},
       denied_{0}, fill_errors_{0}, untracked_{0};
 };

@@ -3,12 +3,14 @@
 //
 //   run_daemon(backend, options)
 //     1. takes the fanotify group from the backend (this process becomes the holder),
-//     2. forks a worker, which answers relayed events with its copy of the backend,
+//     2. forks a worker, which answers relayed events with its copy of the backend (on
+//        fill_threads threads, so a slow source serves several readers at once),
 //     3. forks a mounter, which mounts the sparse files (mounting reads through the marked file,
 //        so it needs a worker answering),
-//     4. relays until SIGTERM or SIGINT; a worker that dies is replaced, and the events it had
+//     4. once mounted, forks a prefetcher when asked to (see prefetch_main below),
+//     5. relays until SIGTERM or SIGINT; a worker that dies is replaced, and the events it had
 //        not answered are sent to the new one,
-//     5. stops: unmounts (a busy mount is retried every second, never detached: a detached
+//     6. stops: unmounts (a busy mount is retried every second, never detached: a detached
 //        mount whose files are still open would read holes as zeros once nobody answers), then
 //        closes the worker's socket and waits for it.
 //
@@ -22,6 +24,7 @@
 #pragma once
 
 #include <signal.h>
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -47,6 +50,15 @@ namespace erofsfs::fanotify {
 struct daemon_options {
   std::string mount_dir;  // empty: serve the sparse files without mounting them
   holder::options relay{};
+  // Background fill once the image is mounted: these files (paths inside the image, read
+  // through mount_dir, so mount_dir must be set), in this order, then with prefetch_all every
+  // device's whole sparse file, in image order.
+  std::vector<std::string> prefetch_paths;
+  bool prefetch_all = false;
+  // Threads in the worker answering events in parallel (fills of overlapping ranges merge).
+  unsigned fill_threads = 8;
+  // Logs one line per event whose answer copied bytes from a source (offset, count, bytes).
+  bool log_fills = false;
   // Where the daemon says what happens (mounted, worker died, stats); never null in practice.
   std::function<void(const std::string&)> log = [](const std::string& s) {
     std::fprintf(stderr, "%s\n", s.c_str());
@@ -71,15 +83,66 @@ inline std::string stats_line(const backend& b) {
   return line;
 }
 
+inline constexpr std::size_t prefetch_chunk = std::size_t{1} << 20;
+
+// Reads `path` to its end in prefetch_chunk reads; adds the bytes read to `total`.
+inline bool prefetch_read(const std::string& path, std::vector<char>& buf, std::uint64_t& total,
+                          const daemon_options& opt) {
+  posix::unique_fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    opt.log("serve-fanotify: prefetch: " + path + ": " + std::strerror(errno));
+    return false;
+  }
+  while (true) {  // bounded: each read advances through a finite file (or fails)
+    const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      opt.log("serve-fanotify: prefetch: " + path + ": " + std::strerror(errno));
+      return false;
+    }
+    if (n == 0) return true;
+    total += static_cast<std::uint64_t>(n);
+  }
+}
+
+// The prefetcher process: fills in the background by reading, so its fills are ordinary events
+// the worker answers (filled once, journaled, skipped when already present). It reads one chunk
+// at a time, so it has at most one event queued: an event of a real reader that arrives
+// meanwhile is relayed before the prefetcher's next chunk, and waits for one chunk at most.
+// Reading (not filling behind the worker's back) needs no descriptor exempt from the group's
+// events, which a process cannot reliably open for itself. Never returns.
+[[noreturn]] inline void prefetch_main(const backend& be, const daemon_options& opt) {
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  std::vector<char> buf(prefetch_chunk);
+  std::uint64_t total = 0;
+  std::size_t failed = 0;
+  for (const std::string& p : opt.prefetch_paths)
+    if (!prefetch_read(opt.mount_dir + p, buf, total, opt)) ++failed;
+  if (opt.prefetch_all)
+    for (std::size_t i = 0; i < be.device_count(); ++i)
+      if (!prefetch_read(be.sparse_path(i), buf, total, opt)) ++failed;
+  opt.log("serve-fanotify: prefetch done: " + std::to_string(opt.prefetch_paths.size()) +
+          " files" + (opt.prefetch_all ? " and all devices" : "") + ", " + std::to_string(total) +
+          " B read, " + std::to_string(failed) + " failed");
+  ::_exit(failed ? 1 : 0);
+}
+
 // The worker process: learns what earlier workers filled, answers relayed events until the
 // holder closes the socket. Never returns.
 [[noreturn]] inline void worker_main(backend& be, int sock, const daemon_options& opt) {
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a worker never outlives its holder
   int rc = 0;
+  std::function<void(const event&, std::uint64_t)> on_fill;
+  if (opt.log_fills)
+    on_fill = [&](const event& e, std::uint64_t fetched) {
+      opt.log("serve-fanotify: fill for pid " + std::to_string(e.pid) + ": offset " +
+              std::to_string(e.offset) + " count " + std::to_string(e.count) + ", fetched " +
+              std::to_string(fetched) + " B");
+    };
   if (status st = be.reload_filled(); !st) {
     opt.log("serve-fanotify: worker: " + st.error().message());
     rc = 1;
-  } else if (status r = serve_relayed(be, sock); !r) {
+  } else if (status r = serve_relayed(be, sock, on_fill, opt.fill_threads); !r) {
     opt.log("serve-fanotify: worker: " + r.error().message());
     rc = 1;
   }
@@ -142,8 +205,18 @@ inline int run_daemon(std::unique_ptr<backend> be, const daemon_options& opt) {
   };
   if (!spawn_worker()) return 1;
 
-  pid_t mounter = -1;
+  pid_t mounter = -1, prefetcher = -1;
   bool mounted = false;
+  const bool prefetch = opt.prefetch_all || !opt.prefetch_paths.empty();
+  auto spawn_prefetcher = [&] {
+    prefetcher = ::fork();
+    if (prefetcher == 0) {
+      child_cleanup();
+      detail::prefetch_main(*be, opt);
+    }
+    if (prefetcher < 0) opt.log(std::string("serve-fanotify: fork: ") + std::strerror(errno));
+    else opt.log("serve-fanotify: prefetch pid " + std::to_string(prefetcher) + " started");
+  };
   if (!opt.mount_dir.empty()) {
     mounter = ::fork();
     if (mounter == 0) {
@@ -157,6 +230,8 @@ inline int run_daemon(std::unique_ptr<backend> be, const daemon_options& opt) {
       h.deny_all();
       return 1;
     }
+  } else if (prefetch) {
+    spawn_prefetcher();  // the sparse files are served from now on
   }
 
   int rc = 0;
@@ -184,7 +259,10 @@ inline int run_daemon(std::unique_ptr<backend> be, const daemon_options& opt) {
         } else {
           mounted = true;
           opt.log("serve-fanotify: mounted on " + opt.mount_dir);
+          if (prefetch && !stopping) spawn_prefetcher();
         }
+      } else if (p == prefetcher) {
+        prefetcher = -1;  // it logged its outcome; a failed prefetch only leaves holes to fill
       } else if (p == worker) {
         worker = -1;
         h.detach();
@@ -196,7 +274,12 @@ inline int run_daemon(std::unique_ptr<backend> be, const daemon_options& opt) {
         restart_due = !spawn_worker();  // also while stopping: a busy mount is still served
       }
     }
-    if (stop_signal) stopping = true;
+    if (stop_signal) {
+      stopping = true;
+      // Prefetching is only worth finishing while serving: its open files would keep the mount
+      // busy. It is reaped above on a later pass.
+      if (prefetcher > 0) ::kill(prefetcher, SIGKILL);
+    }
     if (!stopping || mounter > 0) continue;  // a mount in progress needs answers to finish
     if (mounted) {
       if (::umount2(opt.mount_dir.c_str(), 0) == 0) {
@@ -215,6 +298,12 @@ inline int run_daemon(std::unique_ptr<backend> be, const daemon_options& opt) {
   }
   // Nothing is mounted any more (or serving failed): no reader can be waiting for a fill that
   // matters, and none may be allowed through a hole.
+  if (prefetcher > 0) {
+    // Its reads are denied from now on; it must not keep the mount busy or outlive the daemon.
+    ::kill(prefetcher, SIGKILL);
+    while (::waitpid(prefetcher, nullptr, 0) < 0 && errno == EINTR) {
+    }
+  }
   h.deny_all();
   h.detach();  // closes the socket: the worker logs its stats and exits
   if (worker > 0) {

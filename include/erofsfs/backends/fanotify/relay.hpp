@@ -27,9 +27,14 @@
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <map>
+#include <mutex>
 #include <span>
+#include <thread>
 #include <vector>
 
 #include "../../base/error.hpp"
@@ -287,47 +292,141 @@ class holder {
 
 // The worker's side: answers relayed events with `be` until the holder closes the socket
 // (success) or a protocol error. Single-threaded, one event at a time.
-inline status serve_relayed(backend& be, int sock) {
-  while (true) {  // bounded by the holder: ends when it closes the socket
-    std::byte msg[relay::event_size + 1];
-    iovec iov{msg, sizeof msg};
-    alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * 4)];
-    msghdr mh{};
-    mh.msg_iov = &iov;
-    mh.msg_iovlen = 1;
-    mh.msg_control = ctl;
-    mh.msg_controllen = sizeof ctl;
-    ssize_t got;
-    do got = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-    while (got < 0 && errno == EINTR);  // bounded: repeats only on signals
-    if (got < 0) return posix::sys_error("receiving a relayed event", errno);
-    // Every descriptor that arrived is owned (and closed) here, whatever else is wrong.
-    std::vector<posix::unique_fd> fds;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-      if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-      const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-      for (std::size_t i = 0; i < n; ++i) {
-        int fd;
-        std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-        fds.emplace_back(fd);
-      }
+using fill_observer = std::function<void(const event&, std::uint64_t)>;
+
+namespace detail {
+
+// One relayed event: the holder's id for it and the descriptor that came with it.
+struct relayed_event {
+  std::int32_t id = 0;
+  event e;
+  posix::unique_fd fd;
+};
+
+// Receives one event; false with an empty status when the holder closed the socket.
+inline result<bool> receive_relayed(int sock, relayed_event& out) {
+  std::byte msg[relay::event_size + 1];
+  iovec iov{msg, sizeof msg};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * 4)];
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = ctl;
+  mh.msg_controllen = sizeof ctl;
+  ssize_t got;
+  do got = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+  while (got < 0 && errno == EINTR);  // bounded: repeats only on signals
+  if (got < 0) return posix::sys_error("receiving a relayed event", errno);
+  // Every descriptor that arrived is owned (and closed) here, whatever else is wrong.
+  std::vector<posix::unique_fd> fds;
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < n; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      fds.emplace_back(fd);
     }
-    if (got == 0) return {};  // the holder closed the socket
-    if ((mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) || fds.size() != 1)
-      return make_error(errc::protocol_error, what::relay_event_is_malformed, {.value = fds.size()});
-    std::int32_t id;
-    EROFSFS_TRY_ASSIGN(event e, relay::decode_event(std::span(msg, static_cast<std::size_t>(got)), id));
-    e.fd = fds[0].get();
-    const std::uint32_t response = be.answer_event(e);
-    std::byte out[relay::answer_size];
-    relay::encode_answer(id, response, out);
-    ssize_t w;
-    do w = ::send(sock, out, sizeof out, MSG_NOSIGNAL);
-    while (w < 0 && errno == EINTR);  // bounded: repeats only on signals
-    if (w < 0 && errno == EPIPE) return {};  // the holder is gone
-    if (w != static_cast<ssize_t>(sizeof out))
-      return posix::sys_error("sending a relayed answer", w < 0 ? errno : EIO);
   }
+  if (got == 0) return false;  // the holder closed the socket
+  if ((mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) || fds.size() != 1)
+    return make_error(errc::protocol_error, what::relay_event_is_malformed, {.value = fds.size()});
+  EROFSFS_TRY_ASSIGN(out.e, relay::decode_event(std::span(msg, static_cast<std::size_t>(got)), out.id));
+  out.fd = std::move(fds[0]);
+  out.e.fd = out.fd.get();
+  return true;
+}
+
+// Fills what `r` asks for and sends the answer; false (and no error) when the holder is gone.
+inline result<bool> answer_relayed(backend& be, int sock, const relayed_event& r,
+                                   std::vector<std::byte>& buf, const fill_observer& on_fill) {
+  std::uint64_t fetched = 0;
+  const std::uint32_t response = be.answer_event(r.e, buf, fetched);
+  if (on_fill && fetched) on_fill(r.e, fetched);
+  std::byte out[relay::answer_size];
+  relay::encode_answer(r.id, response, out);
+  ssize_t w;
+  do w = ::send(sock, out, sizeof out, MSG_NOSIGNAL);  // one datagram: atomic between threads
+  while (w < 0 && errno == EINTR);  // bounded: repeats only on signals
+  if (w < 0 && errno == EPIPE) return false;  // the holder is gone
+  if (w != static_cast<ssize_t>(sizeof out))
+    return posix::sys_error("sending a relayed answer", w < 0 ? errno : EIO);
+  return true;
+}
+
+}  // namespace detail
+
+// The worker's loop: answers the events the holder relays on `sock` until the holder closes it.
+// With fill_threads > 1, that many threads answer them, in parallel and in any order (the
+// backend merges fills of overlapping ranges); the receiving thread waits while
+// 4 * fill_threads events are queued, and the holder keeps the rest. `on_fill`, when given, is
+// told of every event whose answer copied bytes from a source (before the answer is sent), with
+// the bytes copied: what a daemon logs to show the order of its fills.
+inline status serve_relayed(backend& be, int sock, const fill_observer& on_fill = {},
+                            unsigned fill_threads = 1) {
+  if (fill_threads <= 1) {
+    std::vector<std::byte> buf;
+    while (true) {  // bounded by the holder: ends when it closes the socket
+      detail::relayed_event r;
+      EROFSFS_TRY_ASSIGN(const bool more, detail::receive_relayed(sock, r));
+      if (!more) return {};
+      EROFSFS_TRY_ASSIGN(const bool sent, detail::answer_relayed(be, sock, r, buf, on_fill));
+      if (!sent) return {};
+    }
+  }
+  std::mutex m;
+  std::condition_variable queued, room;
+  std::deque<detail::relayed_event> queue;
+  bool closed = false;
+  status failure;  // the first error of an answering thread
+  const std::size_t max_queued = std::size_t{4} * fill_threads;
+  std::vector<std::thread> pool;
+  for (unsigned t = 0; t < fill_threads; ++t)
+    pool.emplace_back([&] {
+      std::vector<std::byte> buf;
+      while (true) {  // bounded: ends once the queue is closed and empty
+        detail::relayed_event r;
+        {
+          std::unique_lock<std::mutex> lk(m);
+          queued.wait(lk, [&] { return closed || !queue.empty(); });
+          if (queue.empty()) return;
+          r = std::move(queue.front());
+          queue.pop_front();
+          room.notify_one();
+        }
+        result<bool> sent = detail::answer_relayed(be, sock, r, buf, on_fill);
+        if (!sent || !*sent) {
+          const std::lock_guard<std::mutex> lk(m);
+          if (!sent && failure) failure = sent.error();
+          // The holder is gone or the socket failed: what is left cannot be answered here (the
+          // holder keeps and resends it), so stop; the receiving thread sees the socket end.
+          ::shutdown(sock, SHUT_RDWR);
+          return;
+        }
+      }
+    });
+  status received;
+  while (true) {  // bounded by the holder: ends when it closes the socket
+    detail::relayed_event r;
+    result<bool> more = detail::receive_relayed(sock, r);
+    if (!more) {
+      received = more.error();
+      break;
+    }
+    if (!*more) break;
+    std::unique_lock<std::mutex> lk(m);
+    room.wait(lk, [&] { return queue.size() < max_queued; });
+    queue.push_back(std::move(r));
+    queued.notify_one();
+  }
+  {
+    const std::lock_guard<std::mutex> lk(m);
+    closed = true;
+    queued.notify_all();
+  }
+  for (std::thread& t : pool) t.join();
+  if (!received) return received;
+  return failure;
 }
 
 }  // namespace erofsfs::fanotify
