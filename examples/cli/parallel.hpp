@@ -330,7 +330,7 @@ class shared_resident_bound {
 // Files larger than this are cut into ranges of about this many bytes, so that one big file
 // keeps every worker busy. A range is a run of whole extents (a pcluster is never cut), and
 // each worker writes its range with pwrite at the range's offsets.
-inline constexpr std::uint64_t split_above = 4u << 20;
+inline constexpr std::uint64_t split_above = 1u << 20;
 
 // The first problem of one file, by file offset: what a serial pass, which stops at the first
 // problem, would have reported. Workers writing ranges of one file offer theirs; the lowest
