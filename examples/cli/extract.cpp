@@ -544,7 +544,7 @@ int run_extract(const args& a) {
   {
     shared_resident_bound resident(*o);  // RSS stays bounded whatever the image size
     std::unique_ptr<decoded_cache> cache;
-    if (!make_scan_cache(a, cache)) return exit_usage;
+    if (!make_scan_cache(a, o->img, cache)) return exit_usage;
     direct_copy copier;
     copier.setup(*o, a.number("offset"));
     worker_pool<extract_worker> pool(threads, [&] {

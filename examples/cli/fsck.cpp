@@ -259,7 +259,7 @@ int run_fsck(const args& a) {
   auto o = open_image(a, a.positional[0]);
   if (!o) return exit_problem;
   std::unique_ptr<decoded_cache> cache;
-  if (!make_scan_cache(a, cache)) return exit_usage;
+  if (!make_scan_cache(a, o->img, cache)) return exit_usage;
   shared_resident_bound resident(*o);  // RSS stays bounded whatever the image size
   worker_pool<fsck_worker> pool(threads, [&] {
     fsck_worker w;

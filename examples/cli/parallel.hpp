@@ -39,12 +39,14 @@ inline constexpr option_def progress_option{
     "show the progress line on stderr even when it is not a terminal"};
 inline constexpr option_def quiet_option{
     "quiet", 'q', value_kind::none, nullptr, "no progress line and no summary; only problems"};
-// extract and fsck read each pcluster once per file; the cache makes pclusters that several
-// files share (packed fragments, deduplicated data) decode once.
-inline constexpr std::uint64_t default_scan_cache_mib = 32;
+// extract and fsck read each pcluster once per file, so a cache pays only where files share
+// pclusters: packed fragments and deduplicated data (one feature bit says both). There it is on
+// by default, elsewhere it would only hold bytes nobody reads again.
+inline constexpr std::uint64_t default_scan_cache_mib = 16;
 inline constexpr option_def scan_cache_option{
     "cache-size", 0, value_kind::number, "MIB",
-    "keep up to MIB MiB of decoded pclusters shared by the workers (default: 32; 0: none)"};
+    "keep up to MIB MiB of decoded pclusters shared by the workers (default: 16 for images "
+    "with fragments or dedupe, else none; 0: none)"};
 
 // The CPUs this process may run on (sched_getaffinity), at least 1.
 inline unsigned available_cpus() noexcept {
@@ -71,10 +73,12 @@ inline bool worker_count(const args& a, unsigned& out) {
   return true;
 }
 
-// --cache-size of extract and fsck: on by default, 0 disables.
-inline bool make_scan_cache(const args& a, std::unique_ptr<decoded_cache>& out) {
+// --cache-size of extract and fsck: as given (0: none), else the default for `img`.
+inline bool make_scan_cache(const args& a, const image& img, std::unique_ptr<decoded_cache>& out) {
   constexpr std::uint64_t max_mib = std::uint64_t{1} << 30;
-  const std::uint64_t mib = a.number(scan_cache_option.name, default_scan_cache_mib);
+  const bool shares_pclusters = img.sb().has_incompat(disk::incompat_fragments);
+  const std::uint64_t mib =
+      a.number(scan_cache_option.name, shares_pclusters ? default_scan_cache_mib : 0);
   if (mib > max_mib) {
     report(a.cmd, "--cache-size " + std::to_string(mib) + ": more than 2^30 MiB");
     return false;
