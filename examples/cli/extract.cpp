@@ -100,6 +100,7 @@ class extractor {
     opts.on_error = walk_errors::report;
     opts.check_dot_entries = true;
     (void)walk_tree(img_, start, start_path, ctx_, visitor, opts);  // report mode: see fail()
+    batch_.flush();
     pool_.wait();
   }
 
@@ -388,13 +389,14 @@ class extractor {
     f->path = std::string(n.path);
     f->slot = slot_;
     out_.hold(slot_);  // released by finish()
-    if (pool_.threads() == 1 || n.ino.size <= split_above) {
+    if (pool_.threads() == 1) {
       pool_.submit([this, f](extract_worker& w) {
         write_whole(w, *f);
         drop_hold(f);
       });
       return;
     }
+    if (n.ino.size <= split_above) return batch_.add(std::move(f), n.ino.size);
     // A big file: ranges of whole extents, about split_above bytes each, one job per range.
     extent_iterator it(img_, f->ino);
     extent e;
@@ -483,6 +485,11 @@ class extractor {
   scan_counters& counters_;
   direct_copy& copier_;
   slot_id slot_ = 0;  // the walk step's output slot
+  job_batch<file_in_progress, extract_worker> batch_{
+      pool_, [this](extract_worker& w, const std::shared_ptr<file_in_progress>& f) {
+        write_whole(w, *f);
+        drop_hold(f);
+      }};
   int root_fd_ = -1;
   int cwd_fd_ = -1;
   std::size_t prefix_len_ = 0;

@@ -63,6 +63,7 @@ class checker {
     opts.on_error = walk_errors::report;
     opts.check_dot_entries = true;
     (void)walk_tree(img_, *root, "/", ctx_, visitor, opts);  // report mode: problems counted
+    batch_.flush();
     pool_.wait();
   }
 
@@ -160,19 +161,22 @@ class checker {
     if (f->holders.fetch_sub(1) == 1) finish(*f);
   }
 
+  void check_whole(fsck_worker& w, const std::shared_ptr<file_check>& f) {
+    walk_extents(*f, [&](const extent& e) { return check_extent(w, *f, e); });
+    drop_hold(f);
+  }
+
   void check_data(const walk_entry& n) {
     auto f = std::make_shared<file_check>();
     f->ino = n.ino;
     f->path = std::string(n.path);
     f->slot = slot_;
     out_.hold(slot_);  // released by finish()
-    if (pool_.threads() == 1 || n.ino.size <= split_above) {
-      pool_.submit([this, f](fsck_worker& w) {
-        walk_extents(*f, [&](const extent& e) { return check_extent(w, *f, e); });
-        drop_hold(f);
-      });
+    if (pool_.threads() == 1) {
+      pool_.submit([this, f](fsck_worker& w) { check_whole(w, f); });
       return;
     }
+    if (n.ino.size <= split_above) return batch_.add(std::move(f), n.ino.size);
     // A big file: the walk lists the extents, workers read ranges of whole extents.
     std::vector<extent> range;
     std::uint64_t planned = 0;
@@ -248,6 +252,8 @@ class checker {
   ordered_output& out_;
   scan_counters& counters_;
   slot_id slot_ = 0;  // the walk step's output slot
+  job_batch<file_check, fsck_worker> batch_{
+      pool_, [this](fsck_worker& w, const std::shared_ptr<file_check>& f) { check_whole(w, f); }};
   std::unordered_set<std::uint64_t> data_checked_;  // hard links: read the data once
   std::uint64_t dirs_ = 0, files_ = 0, symlinks_ = 0, others_ = 0;
   std::atomic<std::uint64_t> bytes_{0}, problems_{0};

@@ -161,6 +161,38 @@ class worker_pool {
   bool stopping_ = false;
 };
 
+// Small files go to the workers in batches (up to 64 files or 1 MiB of file size), so a tree
+// of many small files costs one queue hand-off per batch rather than per file: on a loaded
+// machine every hand-off may wait for a time slice.
+template <class Item, class State>
+class job_batch {
+ public:
+  using run_one = std::function<void(State&, const std::shared_ptr<Item>&)>;
+  job_batch(worker_pool<State>& pool, run_one run) : pool_(pool), run_(std::move(run)) {}
+
+  void add(std::shared_ptr<Item> item, std::uint64_t size) {
+    items_.push_back(std::move(item));
+    bytes_ += size;
+    if (items_.size() >= max_items || bytes_ >= max_bytes) flush();
+  }
+  void flush() {
+    if (items_.empty()) return;
+    pool_.submit([run = run_, items = std::move(items_)](State& s) {
+      for (const auto& i : items) run(s, i);
+    });
+    items_.clear();
+    bytes_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t max_items = 64;
+  static constexpr std::uint64_t max_bytes = 1u << 20;
+  worker_pool<State>& pool_;
+  run_one run_;
+  std::vector<std::shared_ptr<Item>> items_;
+  std::uint64_t bytes_ = 0;
+};
+
 // --- ordered output and the progress line ---------------------------------------------------
 
 // Messages in walk order. Each walk step opens a slot (a number that grows with the walk);
