@@ -573,11 +573,6 @@ int run_extract(const args& a) {
 }
 
 constexpr option_def options[] = {
-    common::device,
-    common::offset,
-    common::verity_root,
-    common::verity_hash,
-    common::verity_offset,
     jobs_option,
     scan_cache_option,
     progress_option,
@@ -590,6 +585,6 @@ constexpr positional_def positionals[] = {
 
 const command_spec extract_command{
     "extract", "recreate the tree (or PATH's subtree) under DIR with owners, modes, times, xattrs",
-    options, positionals, run_extract};
+    options, common::image_options, positionals, run_extract};
 
 }  // namespace erofsfs::cli
