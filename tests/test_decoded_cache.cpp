@@ -8,6 +8,7 @@
 #include <erofsfs/erofsfs.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -311,4 +312,59 @@ TEST_CASE("decoded cache: many threads sharing one cache and one image read the 
     CHECK(cache.stats().hits > 0);
     CHECK(cache.stats().bytes <= cache.budget());
   }
+}
+
+TEST_CASE("decoded cache: a reader missing a pcluster another reader is decoding waits for its entry") {
+  int image = 0;
+  std::shared_ptr<const void> token(&image, [](const void*) {});
+  decoded_cache cache(1 << 20, 1);
+  const decoded_cache_key k = key_at(&image, 0, 1000);
+  decoded_cache::acquired first = cache.acquire(k);
+  REQUIRE(first.claimed);
+  REQUIRE_FALSE(first.data);
+  decoded_ref seen;
+  bool second_claimed = true;
+  std::thread second([&] {
+    decoded_cache::acquired a = cache.acquire(k, std::chrono::seconds(60));
+    second_claimed = a.claimed;
+    seen = a.data;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  REQUIRE(cache.insert(k, token, buffer_of(1000, std::byte{5})));
+  second.join();
+  CHECK_FALSE(second_claimed);
+  REQUIRE(seen);
+  CHECK(seen->bytes()[0] == std::byte{5});
+  CHECK(cache.stats().insertions == 1);
+}
+
+TEST_CASE("decoded cache: an abandoned claim passes to the waiting reader") {
+  int image = 0;
+  decoded_cache cache(1 << 20, 1);
+  const decoded_cache_key k = key_at(&image, 0, 1000);
+  REQUIRE(cache.acquire(k).claimed);
+  bool second_claimed = false;
+  std::thread second([&] { second_claimed = cache.acquire(k, std::chrono::seconds(60)).claimed; });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  cache.abandon(k);
+  second.join();
+  CHECK(second_claimed);
+}
+
+TEST_CASE("decoded cache: a claim never finished costs the waiter its wait, not a deadlock") {
+  int image = 0;
+  decoded_cache cache(1 << 20, 1);
+  const decoded_cache_key k = key_at(&image, 0, 1000);
+  REQUIRE(cache.acquire(k).claimed);
+  const decoded_cache::acquired late = cache.acquire(k, std::chrono::milliseconds(20));
+  CHECK_FALSE(late.claimed);  // decodes on its own
+  CHECK_FALSE(late.data);
+}
+
+TEST_CASE("decoded cache: an extent too big to keep is never claimed, so readers decode it at once") {
+  int image = 0;
+  decoded_cache cache(4096, 1);
+  const decoded_cache_key k = key_at(&image, 0, 8192);
+  CHECK_FALSE(cache.acquire(k).claimed);
+  CHECK_FALSE(cache.acquire(k, std::chrono::milliseconds(1)).claimed);
 }

@@ -168,11 +168,21 @@ inline result<bytes_view> shared_decoded(const image& img, const inode& ino, con
   const decoded_cache_key k = shared_key(img, ext);
   if (!ctx.shared_held || !(ctx.shared_held_key == k)) {
     ctx.shared_held = nullptr;
-    decoded_ref found = ctx.shared_cache->find(k);
+    decoded_cache::acquired got = ctx.shared_cache->acquire(k);
+    decoded_ref found = std::move(got.data);
     if (!found) {
-      EROFSFS_TRY(check_extent_length(ino, ext));
-      auto fresh = decoded_buffer::make(static_cast<std::size_t>(ext.length));
-      EROFSFS_TRY(decode_into(img, ino, ext, ctx, fresh->fill()));
+      // This reader decodes (claimed or, after a long wait, unclaimed); a failure gives the
+      // claim up so that a waiting reader tries itself.
+      status st = check_extent_length(ino, ext);
+      std::shared_ptr<decoded_buffer> fresh;
+      if (st) {
+        fresh = decoded_buffer::make(static_cast<std::size_t>(ext.length));
+        st = decode_into(img, ino, ext, ctx, fresh->fill());
+      }
+      if (!st) {
+        if (got.claimed) ctx.shared_cache->abandon(k);
+        return st.error();
+      }
       found = std::move(fresh);
       ctx.shared_cache->insert(k, detail::core(img).identity, found);
     }

@@ -29,6 +29,8 @@
 #pragma once
 
 #include <algorithm>
+#include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -126,24 +128,91 @@ class decoded_cache {
     return en.data;
   }
 
+  // What acquire() found: the entry, or (when `data` is null) the duty to decode `k` and then
+  // insert() it or abandon() it. Readers that miss the same pcluster at once would otherwise
+  // all decode it (with -j N, several files sharing one packed pcluster do exactly that).
+  struct acquired {
+    decoded_ref data;
+    bool claimed = false;  // this reader decodes; others asking for `k` wait for it
+  };
+
+  // The entry for `k`; else claims `k` for this reader, or, when another reader claimed it,
+  // waits for that reader to insert or abandon it (then takes the entry, or the claim). The
+  // wait is bounded by `max_wait`: after it the reader decodes unclaimed, so a claimer that
+  // never finishes (a bug, or a reader stuck on its source) costs time, never a deadlock.
+  acquired acquire(const decoded_cache_key& k,
+                   std::chrono::milliseconds max_wait = std::chrono::milliseconds(2000)) {
+    const std::uint64_t h = hash(k);
+    shard& s = shard_for(h);
+    std::unique_lock<std::mutex> lock(s.mu);
+    if (k.length > shard_budget_ - std::min(shard_budget_, entry_overhead)) {
+      ++s.misses;  // never kept, so nobody waits for it
+      return {nullptr, false};
+    }
+    const auto deadline = std::chrono::steady_clock::now() + max_wait;
+    bool waited = false;
+    // bounded: each pass follows a wake-up or ends at the deadline
+    while (true) {
+      if (const std::uint32_t e = s.lookup(k, h); e != no_entry) {
+        ++s.hits;
+        s.entries[e].used = true;
+        return {s.entries[e].data, false};
+      }
+      const auto it = std::find(s.in_flight.begin(), s.in_flight.end(), k);
+      if (it == s.in_flight.end()) {
+        ++s.misses;
+        s.in_flight.push_back(k);
+        return {nullptr, true};
+      }
+      if (waited && std::chrono::steady_clock::now() >= deadline) {
+        ++s.misses;
+        return {nullptr, false};
+      }
+      s.published.wait_until(lock, deadline);
+      waited = true;
+    }
+  }
+
+  // Gives up a claim from acquire() without an entry (the decode failed): a waiting reader
+  // takes the claim over.
+  void abandon(const decoded_cache_key& k) noexcept {
+    shard& s = shard_for(hash(k));
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      s.release_claim(k);
+    }
+    s.published.notify_all();
+  }
+
   // Publishes `data` (which must not change from now on) as the bytes of `k`. `token` is the
   // image's identity token, `k.image` its address. Evicts entries of the shard not used since
   // the sweep last passed them until it fits; false when it does not fit at all (or `k` is
   // present already).
   bool insert(const decoded_cache_key& k, std::shared_ptr<const void> token, decoded_ref data) {
-    if (!data || !token || token.get() != k.image) return false;
-    const std::size_t cost = data->size() + entry_overhead;
-    if (cost > shard_budget_) return false;
+    const std::size_t cost = data ? data->size() + entry_overhead : 0;
+    if (!data || !token || token.get() != k.image || cost > shard_budget_) {
+      abandon(k);  // whoever waits for `k` decodes it itself
+      return false;
+    }
     const std::uint64_t h = hash(k);
     shard& s = shard_for(h);
-    std::lock_guard<std::mutex> lock(s.mu);
-    if (s.lookup(k, h) != no_entry) return false;  // another reader decoded it first: keep theirs
-    // bounded: each eviction frees at least one byte of the shard, which holds < budget bytes
-    while (s.bytes + cost > shard_budget_)
-      if (!s.evict_one()) return false;  // not reached: bytes > 0 means a live entry
-    s.add(k, h, std::move(token), std::move(data), cost);
-    ++s.insertions;
-    return true;
+    bool kept = false;
+    {
+      std::lock_guard<std::mutex> lock(s.mu);
+      s.release_claim(k);  // a claim from acquire() ends here, kept or not
+      if (s.lookup(k, h) == no_entry) {  // else another reader decoded it first: keep theirs
+        // bounded: each eviction frees at least one byte of the shard, which holds < budget
+        while (s.bytes + cost > shard_budget_ && s.evict_one()) {
+        }
+        if (s.bytes + cost <= shard_budget_) {
+          s.add(k, h, std::move(token), std::move(data), cost);
+          ++s.insertions;
+          kept = true;
+        }
+      }
+    }
+    s.published.notify_all();
+    return kept;
   }
 
   // Drops every entry of the image whose identity token is at `image` (e.g. when a daemon
@@ -221,6 +290,8 @@ class decoded_cache {
 
   struct shard {
     mutable std::mutex mu;
+    std::condition_variable published;          // an insert or abandon ended a claim
+    std::vector<decoded_cache_key> in_flight;   // claimed keys: at most one per reader
     std::vector<entry> entries;
     std::vector<std::shared_ptr<const void>> tokens;  // per entry: keeps key.image unique
     std::vector<std::uint64_t> costs;                 // per entry, what it is charged
@@ -335,6 +406,13 @@ class decoded_cache {
         return true;
       }
       return false;
+    }
+
+    void release_claim(const decoded_cache_key& k) noexcept {
+      const auto it = std::find(in_flight.begin(), in_flight.end(), k);
+      if (it == in_flight.end()) return;
+      *it = in_flight.back();
+      in_flight.pop_back();
     }
 
     void reset() noexcept {
