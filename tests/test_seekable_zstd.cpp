@@ -5,6 +5,8 @@
 // without it).
 #include <doctest/doctest.h>
 
+#include <fcntl.h>
+#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -31,8 +33,11 @@
 #include <erofsfs/io/seekable_zstd_source.hpp>
 #include <erofsfs/io/verity_source.hpp>
 
+#include "support/http_servers.hpp"
 #include "support/seekable_layer.hpp"
 #endif
+
+extern char** environ;
 
 namespace {
 
@@ -635,6 +640,117 @@ TEST_CASE("seekable zstd: a root digest annotation gives its hex digits") {
   CHECK(*root_hex_of_digest("abcd") == "abcd");
   CHECK(root_hex_of_digest("sha512:").error().what == what::seekable_zstd_verity_root_digest_malformed);
   CHECK(root_hex_of_digest("a:b:c").error().what == what::seekable_zstd_verity_root_digest_malformed);
+}
+
+
+// ---- the erofsfs tool --------------------------------------------------------------------
+
+struct run_result {
+  int rc = -1;
+  std::string out, err;
+};
+
+std::string slurp_text(const std::string& path) {
+  const std::vector<std::byte> b = slurp(path);
+  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
+}
+
+// Runs the tool with `args`, stdout and stderr captured through files.
+run_result run_cli(const std::vector<std::string>& args) {
+  temp_dir io;
+  const std::string out_path = io / "out", err_path = io / "err";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<std::string> all{EROFSFS_CLI};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid;
+  const int e = posix_spawn(&pid, EROFSFS_CLI, &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  REQUIRE(e == 0);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  run_result r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = slurp_text(out_path);
+  r.err = slurp_text(err_path);
+  return r;
+}
+
+bool have_cli() {
+  if (std::string_view(EROFSFS_CLI).empty()) {
+    MESSAGE("erofsfs tool not built (EROFSFS_BUILD_EXAMPLES=OFF): CLI test skipped");
+    return false;
+  }
+  return true;
+}
+
+// plain-4k's layer written to `dir`; its path.
+std::string write_layer(const temp_dir& dir, const std::string& name, std::uint32_t chunk) {
+  const test::seekable_layer l = test::make_seekable_layer(fixture_bytes(name), chunk);
+  const std::string path = dir / (name + ".erofs.zst");
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(l.blob.data()),
+                                              static_cast<std::streamsize>(l.blob.size()));
+  return path;
+}
+
+// The same command on the plain fixture and on `layer` prints the same and exits the same.
+void check_same_output(const std::string& name, const std::string& layer,
+                       const std::vector<std::string>& before, const std::vector<std::string>& after) {
+  std::vector<std::string> plain = before, seekable = before;
+  plain.push_back(test::fixture_dir(name) + "/" + name + ".erofs");
+  seekable.push_back(layer);
+  plain.insert(plain.end(), after.begin(), after.end());
+  seekable.insert(seekable.end(), after.begin(), after.end());
+  const run_result want = run_cli(plain), got = run_cli(seekable);
+  CHECK_MESSAGE(want.rc == 0, want.err);
+  CHECK_MESSAGE(got.rc == want.rc, got.err);
+  CHECK(got.out == want.out);
+  CHECK_FALSE(got.out.empty());
+}
+
+TEST_CASE("seekable zstd: erofsfs ls, cat and fsck of a layer file print what they print for the image") {
+  if (!have_cli()) return;
+  temp_dir dir;
+  const std::string layer = write_layer(dir, "plain-4k", 64 << 10);
+  check_same_output("plain-4k", layer, {"ls", "-R", "-l"}, {"/"});
+  check_same_output("plain-4k", layer, {"cat"}, {"/data/text-96k"});
+  check_same_output("plain-4k", layer, {"fsck"}, {});
+}
+
+TEST_CASE("seekable zstd: erofsfs names a zstd file that is no seekable layer") {
+  if (!have_cli()) return;
+  temp_dir dir;
+  const std::vector<std::byte> image = fixture_bytes("plain-4k");
+  const std::vector<std::byte> frame = test::zstd_frame(image);  // one plain zstd stream
+  const std::string path = dir / "plain.erofs.zst";
+  std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(frame.data()),
+                                              static_cast<std::streamsize>(frame.size()));
+  const run_result r = run_cli({"ls", path, "/"});
+  CHECK(r.rc == 1);
+  CHECK(r.err.find("no seekable EROFS layer") != std::string::npos);
+  CHECK(r.err.find(what::seekable_zstd_chunk_table_not_found_in_the_tail) != std::string::npos);
+}
+
+TEST_CASE("http: erofsfs lists a seekable zstd layer served over http like the image") {
+  if (!have_cli()) return;
+  temp_dir dir;
+  const std::string layer = write_layer(dir, "real-doc", 64 << 10);
+  test::nginx_server nginx;
+  if (const std::string why = nginx.start(dir.path.string()); !why.empty()) {
+    MESSAGE("http skipped: " << why);
+    return;
+  }
+  const run_result probe = run_cli({"info", nginx.url("/real-doc.erofs.zst")});
+  if (probe.rc != 0 && probe.err.find("need libcurl") != std::string::npos) {
+    MESSAGE("http skipped: the tool was built without libcurl");
+    return;
+  }
+  check_same_output("real-doc", nginx.url("/real-doc.erofs.zst"), {"ls", "-R", "-l"}, {"/"});
 }
 
 #else
