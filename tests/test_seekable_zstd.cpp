@@ -736,6 +736,38 @@ TEST_CASE("seekable zstd: erofsfs names a zstd file that is no seekable layer") 
   CHECK(r.err.find(what::seekable_zstd_chunk_table_not_found_in_the_tail) != std::string::npos);
 }
 
+TEST_CASE("verity: erofsfs cat --verity-root checks a seekable layer against its embedded tree") {
+  if (!have_cli()) return;
+  SKIP_UNLESS(no_veritysetup());
+  temp_dir dir;
+  const auto image = fixture_bytes("plain-4k");
+  const verity_payload v = make_verity_payload(dir, image);
+  test::seekable_layer l = test::make_seekable_layer(image, 64 << 10, false, v.bytes);
+  auto write = [&](const std::string& path) {
+    std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(l.blob.data()),
+                                                static_cast<std::streamsize>(l.blob.size()));
+  };
+  const std::string good = dir / "good.erofs.zst", bad = dir / "bad.erofs.zst";
+  write(good);
+  const run_result want = run_cli({"cat", test::fixture_dir("plain-4k") + "/plain-4k.erofs", "/data/text-96k"});
+  const run_result ok = run_cli({"cat", "--verity-root", v.root, good, "/data/text-96k"});
+  CHECK_MESSAGE(ok.rc == 0, ok.err);
+  CHECK(ok.out == want.out);
+  // Every chunk replaced by the same bytes with one flipped: no checksums to catch it.
+  for (std::size_t c = 0; c < l.frames.size(); ++c) {
+    const std::size_t at = c * (64 << 10), n = std::min<std::size_t>(64 << 10, image.size() - at);
+    std::vector<std::byte> chunk(image.begin() + static_cast<std::ptrdiff_t>(at),
+                                 image.begin() + static_cast<std::ptrdiff_t>(at + n));
+    chunk[n / 2] ^= std::byte{1};
+    l.frames[c] = test::zstd_frame(chunk);
+  }
+  l.assemble();
+  write(bad);
+  const run_result caught = run_cli({"fsck", "--verity-root", v.root, bad});  // reads every block
+  CHECK(caught.rc == 1);
+  CHECK(caught.err.find(what::verity_data_block_does_not_match_its_digest) != std::string::npos);
+}
+
 TEST_CASE("http: erofsfs lists a seekable zstd layer served over http like the image") {
   if (!have_cli()) return;
   temp_dir dir;

@@ -236,6 +236,13 @@ class file_source {
     return seekable_if_zstd();
   }
   source_ref ref() const noexcept { return ref_; }
+  // The dm-verity tree a seekable zstd layer carries (superblock first), or an empty ref.
+  source_ref embedded_verity_tree() const noexcept {
+#ifdef EROFSFS_HAVE_ZSTD
+    if (seekable_ && seekable_->verity_frame()) return source_ref(seekable_->verity_tree());
+#endif
+    return {};
+  }
   // Unmaps the resident pages of a mapped file (mmap_source::drop_resident); nothing for pread.
   void drop_resident() const noexcept { map_.drop_resident(); }
 
@@ -359,7 +366,8 @@ inline std::unique_ptr<opened_image> open_image(const args& a, const std::string
   }
   source_ref file = o->file.ref();
   if (wants_verity(a)) {
-    if (std::string e = verified_source::open(file, a, o->verified); !e.empty()) {
+    if (std::string e = verified_source::open(file, a, o->verified, o->file.embedded_verity_tree());
+        !e.empty()) {
       report(a.cmd, path + ": " + e);
       return nullptr;
     }
