@@ -3,6 +3,7 @@
 #include <erofsfs/base/hash.hpp>
 #include <erofsfs/api/xattr.hpp>
 #include <erofsfs/base/sha256.hpp>
+#include <erofsfs/base/sha512.hpp>
 #include <string>
 #include <string_view>
 
@@ -49,4 +50,34 @@ TEST_CASE("sha256 matches FIPS 180-4 vectors however the input is split") {
   const auto raw = h.digest();
   CHECK(raw[0] == 0xba);
   CHECK(raw[31] == 0xad);
+}
+
+TEST_CASE("sha512 matches FIPS 180-4 vectors however the input is split") {
+  CHECK(sha512::of(bytes_of("")) ==
+        "cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce"
+        "47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e");
+  CHECK(sha512::of(bytes_of("abc")) ==
+        "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+        "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
+  const std::string two_blocks =
+      "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopqklmnopqrlmnopqrsmnopqrstnopqrstu";
+  CHECK(sha512::of(bytes_of(two_blocks)) ==
+        "8e959b75dae313da8cf4f72814fc143f8f7779c6eb9f7fa17299aeadb6889018"
+        "501d289e4900f7e4331b99dec4b5433ac7d329eeb6dd26545e96e55b874be909");
+  const std::string million(1000000, 'a');
+  // Split so that whole 128-byte blocks arrive both buffered and straight from the input.
+  for (std::size_t cut : {std::size_t{1}, std::size_t{127}, std::size_t{128}, std::size_t{200}}) {
+    sha512 h;
+    h.update(bytes_of(std::string_view(million).substr(0, cut)));
+    h.update(bytes_of(std::string_view(million).substr(cut)));
+    CHECK(h.hex() ==
+          "e718483d0ce769644e2e42c7bc15b4638e1f98b13b2044285632a803afa973eb"
+          "de0ff244877ea60a4cb0432ce577c31beb009c5c2c49aa2e4eadb217ad8cc09b");
+  }
+  sha512 h;
+  h.update(bytes_of("abc"));
+  const auto raw = h.digest();
+  CHECK(raw[0] == 0xdd);
+  CHECK(raw[63] == 0x9f);
+  CHECK(h.hex() == sha512::of(bytes_of("")));  // digest() reset it
 }

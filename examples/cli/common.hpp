@@ -25,6 +25,7 @@
 #include <vector>
 
 #include <erofsfs/erofsfs.hpp>
+#include <erofsfs/format/seekable_zstd.hpp>
 #include <erofsfs/io/fd_source.hpp>
 #include <erofsfs/io/mmap_source.hpp>
 #include <erofsfs/io/offset_source.hpp>
@@ -32,6 +33,9 @@
 
 #ifdef EROFSFS_HAVE_CURL
 #include <erofsfs/io/http_source.hpp>
+#endif
+#ifdef EROFSFS_HAVE_ZSTD
+#include <erofsfs/io/seekable_zstd_source.hpp>
 #endif
 
 #include "commands.hpp"
@@ -170,7 +174,9 @@ inline bool make_shared_cache(const args& a, std::unique_ptr<decoded_cache>& out
 // One image or device file. Regular files are mapped (metadata is then parsed in place);
 // block devices (st_size 0) are read with pread, sized with BLKGETSIZE64; http:// and https://
 // URLs are read with ranged GETs (when built with libcurl), and say on stderr what they fetched
-// (on a terminal or with -v) and which request failed last.
+// (on a terminal or with -v) and which request failed last. Any of them holding a seekable zstd
+// EROFS layer (containerd's application/vnd.erofs.layer.v1+zstd: it starts with a zstd frame)
+// is read through seekable_zstd_source, which decodes only the chunks read.
 class file_source {
  public:
   file_source() = default;
@@ -204,7 +210,7 @@ class file_source {
       if (!s) return failure.empty() ? s.error().message() : escape(failure);
       http_ = std::make_unique<http_source>(std::move(*s));
       ref_ = source_ref(*http_);
-      return {};
+      return seekable_if_zstd();
 #else
       return "http(s) images need libcurl, and this erofsfs was built without it";
 #endif
@@ -220,25 +226,54 @@ class file_source {
       fd_ = std::move(fd);
       fd_src_ = fd_source(fd_.get(), size);  // borrows fd_
       ref_ = source_ref(fd_src_);
-      return {};
+      return seekable_if_zstd();
     }
     fd.reset();
     auto m = mmap_source::open(path);
     if (!m) return m.error().message();
     map_ = std::move(*m);
     ref_ = source_ref(map_);
-    return {};
+    return seekable_if_zstd();
   }
   source_ref ref() const noexcept { return ref_; }
+  // The dm-verity tree a seekable zstd layer carries (superblock first), or an empty ref.
+  source_ref embedded_verity_tree() const noexcept {
+#ifdef EROFSFS_HAVE_ZSTD
+    if (seekable_ && seekable_->verity_frame()) return source_ref(seekable_->verity_tree());
+#endif
+    return {};
+  }
   // Unmaps the resident pages of a mapped file (mmap_source::drop_resident); nothing for pread.
   void drop_resident() const noexcept { map_.drop_resident(); }
 
  private:
+  // A file that starts with a zstd frame's magic is taken for a seekable zstd layer (an EROFS
+  // image has its superblock at 1024 and no such magic at 0): ref_ becomes the image inside,
+  // its chunk table found in the file's tail. Empty string on success.
+  std::string seekable_if_zstd() {
+    std::byte head[4];
+    if (ref_.size().value_or(0) < sizeof head || ref_.read_at(0, head) ||
+        !seekable_zstd::starts_with_frame_magic(head))
+      return {};
+#ifdef EROFSFS_HAVE_ZSTD
+    auto s = seekable_zstd_source::open(ref_);
+    if (!s) return "starts with a zstd frame but is no seekable EROFS layer: " + s.error().message();
+    seekable_ = std::make_unique<seekable_zstd_source>(std::move(*s));
+    ref_ = source_ref(*seekable_);
+    return {};
+#else
+    return "a seekable zstd EROFS layer needs libzstd, and this erofsfs was built without it";
+#endif
+  }
+
   posix::unique_fd fd_;
   fd_source fd_src_;
   mmap_source map_;
 #ifdef EROFSFS_HAVE_CURL
   std::unique_ptr<http_source> http_;
+#endif
+#ifdef EROFSFS_HAVE_ZSTD
+  std::unique_ptr<seekable_zstd_source> seekable_;  // reads through ref_ before it was replaced
 #endif
   source_ref ref_;
 };
@@ -331,7 +366,8 @@ inline std::unique_ptr<opened_image> open_image(const args& a, const std::string
   }
   source_ref file = o->file.ref();
   if (wants_verity(a)) {
-    if (std::string e = verified_source::open(file, a, o->verified); !e.empty()) {
+    if (std::string e = verified_source::open(file, a, o->verified, o->file.embedded_verity_tree());
+        !e.empty()) {
       report(a.cmd, path + ": " + e);
       return nullptr;
     }

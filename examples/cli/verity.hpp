@@ -2,8 +2,9 @@
 // through a dm-verity tree (io/verity_source.hpp), so every block is checked against the root
 // hash before it is used or served. The tree is the one `veritysetup format` writes, with its
 // superblock: in FILE (at offset N, default 0), or without --verity-hash appended to the image
-// file itself at byte N (`veritysetup format IMG IMG --hash-offset N`). The tree covers the
-// file; --offset then picks the EROFS image inside the verified bytes. A mismatch fails the read
+// file itself at byte N (`veritysetup format IMG IMG --hash-offset N`), or, with neither, the
+// tree a seekable zstd layer embeds (its dm-verity frame, over the decoded image). The tree
+// covers the file; --offset then picks the EROFS image inside the verified bytes. A mismatch fails the read
 // (EIO for a daemon's reader) and prints a line naming the block.
 #pragma once
 
@@ -32,18 +33,22 @@ class verified_source {
   verified_source& operator=(const verified_source&) = delete;
 
   // Empty string on success, else what failed. Mismatches are logged as "erofsfs: CMD: ...".
-  static std::string open(source_ref file, const args& a, std::unique_ptr<verified_source>& out) {
+  // `embedded`: a tree the file carries itself (a seekable zstd layer's dm-verity frame), used
+  // when neither --verity-hash nor --verity-offset says where the tree is.
+  static std::string open(source_ref file, const args& a, std::unique_ptr<verified_source>& out,
+                          source_ref embedded = {}) {
     std::unique_ptr<verified_source> v(new verified_source);
     v->cmd_ = a.cmd;
     const std::string* root = a.value("verity-root");
     const std::string* hash_file = a.value("verity-hash");
     if (!root) return "--verity-hash and --verity-offset need --verity-root";
-    if (!hash_file && !a.has("verity-offset"))
+    const bool use_embedded = !hash_file && !a.has("verity-offset") && embedded;
+    if (!hash_file && !a.has("verity-offset") && !use_embedded)
       return "--verity-root without --verity-hash needs --verity-offset (where the tree is in "
              "the image file)";
     verity_options opt;
     opt.hash_offset = a.number("verity-offset");
-    source_ref hash = file;
+    source_ref hash = use_embedded ? embedded : file;
     if (hash_file) {
       auto h = fd_source::open(hash_file->c_str());
       if (!h) return *hash_file + ": " + h.error().message();

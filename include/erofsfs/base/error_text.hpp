@@ -304,6 +304,73 @@ inline constexpr char resolver_returned_an_empty_source[] = "resolver returned a
 inline constexpr char root_inode_is_not_a_directory[] = "root inode is not a directory";
 inline constexpr char root_nid_in_metabox_without_the_metabox_feature[] =
     "root nid in metabox without the metabox feature";
+inline constexpr char seekable_zstd_cannot_allocate_the_decoder[] =
+    "seekable zstd: cannot allocate the decoder";
+inline constexpr char seekable_zstd_chunk_checksum_mismatch[] =
+    "seekable zstd: a chunk's frame does not match its checksum";
+inline constexpr char seekable_zstd_chunk_decodes_to_fewer_bytes_than_its_size[] =
+    "seekable zstd: a chunk decodes to fewer bytes than its size";
+inline constexpr char seekable_zstd_chunk_decodes_to_more_bytes_than_its_size[] =
+    "seekable zstd: a chunk decodes to more bytes than its size";
+inline constexpr char seekable_zstd_chunk_hash_algorithm_not_supported[] =
+    "seekable zstd: chunk hash algorithm not supported";
+inline constexpr char seekable_zstd_chunk_size_above_the_limit[] =
+    "seekable zstd: chunk size above the limit";
+inline constexpr char seekable_zstd_chunk_size_is_zero[] = "seekable zstd: chunk size is zero";
+inline constexpr char seekable_zstd_chunk_table_digest_mismatch[] =
+    "seekable zstd: chunk table does not match its digest";
+inline constexpr char seekable_zstd_chunk_table_digest_not_sha512_hex[] =
+    "seekable zstd: chunk table digest is not sha512:<128 hex digits>";
+inline constexpr char seekable_zstd_chunk_table_larger_than_the_limit[] =
+    "seekable zstd: chunk table larger than the limit";
+inline constexpr char seekable_zstd_chunk_table_magic_mismatch[] =
+    "seekable zstd: chunk table magic mismatch";
+inline constexpr char seekable_zstd_chunk_table_not_found_in_the_tail[] =
+    "seekable zstd: chunk table not found in the blob's tail (give its offset)";
+inline constexpr char seekable_zstd_chunk_table_past_the_end_of_the_blob[] =
+    "seekable zstd: chunk table past the end of the blob";
+inline constexpr char seekable_zstd_chunk_table_reserved_bytes_not_zero[] =
+    "seekable zstd: chunk table reserved bytes not zero";
+inline constexpr char seekable_zstd_chunk_table_shorter_than_its_header[] =
+    "seekable zstd: chunk table shorter than its header";
+inline constexpr char seekable_zstd_chunk_table_size_does_not_match_the_chunk_count[] =
+    "seekable zstd: chunk table size does not match the chunk count";
+inline constexpr char seekable_zstd_chunk_table_version_not_1[] =
+    "seekable zstd: chunk table version not 1";
+inline constexpr char seekable_zstd_first_frame_not_at_offset_0[] =
+    "seekable zstd: first frame not at offset 0";
+inline constexpr char seekable_zstd_frame_does_not_decode[] =
+    "seekable zstd: a chunk's frame does not decode";
+inline constexpr char seekable_zstd_frame_is_not_one_zstd_frame[] =
+    "seekable zstd: a chunk's bytes are not exactly one zstd frame";
+inline constexpr char seekable_zstd_frame_larger_than_the_limit[] =
+    "seekable zstd: a frame is larger than the limit for its chunk size";
+inline constexpr char seekable_zstd_frame_offset_not_before_the_chunk_table[] =
+    "seekable zstd: a frame offset is not before the chunk table";
+inline constexpr char seekable_zstd_frame_offsets_not_increasing[] =
+    "seekable zstd: frame offsets not strictly increasing";
+inline constexpr char seekable_zstd_needs_a_sized_source[] =
+    "seekable zstd: the blob source has no size";
+inline constexpr char seekable_zstd_no_verity_frame[] =
+    "seekable zstd: the blob has no dm-verity frame";
+inline constexpr char seekable_zstd_not_a_skippable_frame[] =
+    "seekable zstd: not a skippable frame";
+inline constexpr char seekable_zstd_read_past_the_image[] = "seekable zstd: read past the image";
+inline constexpr char seekable_zstd_reading_a_frame[] = "seekable zstd: reading a frame";
+inline constexpr char seekable_zstd_reading_the_chunk_table[] =
+    "seekable zstd: reading the chunk table";
+inline constexpr char seekable_zstd_skippable_header_truncated[] =
+    "seekable zstd: skippable frame header truncated";
+inline constexpr char seekable_zstd_trailing_bytes_after_the_chunk_table[] =
+    "seekable zstd: trailing bytes after the chunk table are not a skippable frame";
+inline constexpr char seekable_zstd_verity_frame_does_not_end_the_blob[] =
+    "seekable zstd: the dm-verity frame does not end the blob";
+inline constexpr char seekable_zstd_verity_frame_without_a_verity_superblock[] =
+    "seekable zstd: the dm-verity frame does not start with a verity superblock";
+inline constexpr char seekable_zstd_verity_offset_not_after_the_chunk_table[] =
+    "seekable zstd: the dm-verity offset is not right after the chunk table";
+inline constexpr char seekable_zstd_verity_root_digest_malformed[] =
+    "seekable zstd: dm-verity root digest is not <algo>:<hex>";
 inline constexpr char shared_xattr_area_address_overflows[] = "shared xattr area address overflows";
 inline constexpr char source_read_failed[] = "source read failed";
 inline constexpr char sparse_file_is_locked_by_another_daemon[] =

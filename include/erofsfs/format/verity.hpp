@@ -30,6 +30,7 @@
 #include "../base/bytes.hpp"
 #include "../base/error.hpp"
 #include "../base/sha256.hpp"
+#include "../base/sha512.hpp"
 
 namespace erofsfs::verity {
 
@@ -40,7 +41,7 @@ inline constexpr std::uint32_t min_block_size = 512;
 inline constexpr std::uint32_t max_block_size = 512u << 10;
 inline constexpr std::size_t max_salt_size = 256;
 inline constexpr unsigned max_levels = 63;  // DM_VERITY_MAX_LEVELS
-inline constexpr std::size_t max_digest_size = 32;  // of the algorithms built in
+inline constexpr std::size_t max_digest_size = 64;  // of the algorithms built in (sha512)
 
 // Field offsets in the superblock (struct verity_sb, packed).
 namespace sb {
@@ -50,17 +51,20 @@ inline constexpr std::size_t signature = 0, version = 8, hash_type = 12, uuid = 
 inline constexpr std::size_t algorithm_size = 32, uuid_size = 16;
 }  // namespace sb
 
-enum class hash_algorithm { sha256 };
+// sha512 is what containerd's seekable EROFS layers embed (io/seekable_zstd_source.hpp).
+enum class hash_algorithm { sha256, sha512 };
 
 // The kernel's algorithm names; anything else is errc::unsupported.
 inline result<hash_algorithm> algorithm_from_name(std::string_view name) noexcept {
   if (name == "sha256") return hash_algorithm::sha256;
+  if (name == "sha512") return hash_algorithm::sha512;
   return unsupported(what::verity_hash_algorithm_not_supported);
 }
 
 constexpr std::size_t digest_size(hash_algorithm a) noexcept {
   switch (a) {
     case hash_algorithm::sha256: return sha256::digest_size;
+    case hash_algorithm::sha512: return sha512::digest_size;
   }
   return 0;
 }
@@ -213,20 +217,23 @@ inline result<tree> make_tree(const params& p, std::uint64_t first_block) noexce
   return t;
 }
 
+template <class Hash>
+void salted_digest(const params& p, bytes_view block, std::span<std::uint8_t> out) noexcept {
+  Hash h;
+  const bytes_view salt = std::as_bytes(p.salt_bytes());
+  if (p.hash_type == 1) h.update(salt);
+  h.update(block);
+  if (p.hash_type == 0) h.update(salt);
+  const auto d = h.digest();
+  std::memcpy(out.data(), d.data(), out.size() < d.size() ? out.size() : d.size());
+}
+
 // The tree's digest of one block (a data block, or a whole hash block): format 1 hashes
 // salt || block, format 0 block || salt. `out` receives digest_size(p.algorithm) bytes.
 inline void block_digest(const params& p, bytes_view block, std::span<std::uint8_t> out) noexcept {
   switch (p.algorithm) {
-    case hash_algorithm::sha256: {
-      sha256 h;
-      const bytes_view salt = std::as_bytes(p.salt_bytes());
-      if (p.hash_type == 1) h.update(salt);
-      h.update(block);
-      if (p.hash_type == 0) h.update(salt);
-      const auto d = h.digest();
-      std::memcpy(out.data(), d.data(), out.size() < d.size() ? out.size() : d.size());
-      return;
-    }
+    case hash_algorithm::sha256: return salted_digest<sha256>(p, block, out);
+    case hash_algorithm::sha512: return salted_digest<sha512>(p, block, out);
   }
 }
 
