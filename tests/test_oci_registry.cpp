@@ -337,6 +337,169 @@ TEST_CASE("oci registry: token auth with wrong credentials is refused by the tok
   }
 }
 
+// --- the erofsfs tool -------------------------------------------------------------------------
+
+struct run_result {
+  int rc = -1;
+  std::string out, err;
+};
+
+// Runs the tool with `args`, stdout and stderr captured through files in `tmp`, with
+// REGISTRY_AUTH_FILE set to `auth_file` (or unset when empty) and HOME pointing at `tmp` so
+// no real ~/.docker/config.json is read.
+run_result run_tool(const std::vector<std::string>& args, const std::string& tmp,
+                    const std::string& auth_file = "") {
+  const std::string out = tmp + "/out", err = tmp + "/err";
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<std::string> all{EROFSFS_CLI};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_text;
+  for (char** e = environ; *e; ++e) {
+    const std::string_view v = *e;
+    if (v.substr(0, 19) != "REGISTRY_AUTH_FILE=" && v.substr(0, 5) != "HOME=" &&
+        v.substr(0, 14) != "DOCKER_CONFIG=")
+      env_text.emplace_back(v);
+  }
+  env_text.push_back("HOME=" + tmp);
+  if (!auth_file.empty()) env_text.push_back("REGISTRY_AUTH_FILE=" + auth_file);
+  std::vector<char*> envp;
+  for (std::string& e : env_text) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  pid_t pid;
+  const int e = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  REQUIRE(e == 0);
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  run_result r;
+  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  r.out = erofsfs::test::read_text(out);
+  r.err = erofsfs::test::read_text(err);
+  return r;
+}
+
+#define EROFSFS_NEED_TOOL()                                  \
+  if (std::string_view(EROFSFS_CLI).empty()) {               \
+    MESSAGE("oci skipped: the erofsfs tool is not built");   \
+    return;                                                  \
+  }
+
+// The tool on `url` prints what it prints for the local fixture: ls -lR, fsck, and extract
+// recreates every file with the kernel's sha256; cat of the biggest file too.
+void check_tool_matches(const std::string& url, const std::string& name,
+                        const std::vector<std::string>& local_devices, const std::string& tmp,
+                        const std::string& auth_file = "") {
+  std::vector<std::string> dev_args;
+  for (const std::string& d : local_devices) {
+    dev_args.push_back("--device");
+    dev_args.push_back(d);
+  }
+  for (const std::vector<std::string>& cmd :
+       {std::vector<std::string>{"ls", "-lR"}, std::vector<std::string>{"fsck"},
+        std::vector<std::string>{"info"}}) {
+    CAPTURE(cmd[0]);
+    std::vector<std::string> remote = cmd, here = cmd;
+    remote.push_back(url);
+    here.insert(here.end(), dev_args.begin(), dev_args.end());
+    here.push_back(fixture_file(name));
+    const run_result r = run_tool(remote, tmp, auth_file), l = run_tool(here, tmp);
+    CAPTURE(r.err);
+    CHECK(r.rc == 0);
+    CHECK(r.rc == l.rc);
+    if (cmd[0] != "info") CHECK(r.out == l.out);  // info names the device files
+  }
+  std::string err;
+  auto kernel = erofsfs::test::load_manifest(images_dir + "/" + name + "/manifest.jsonl", err);
+  REQUIRE_MESSAGE(kernel, err);
+  std::string biggest;
+  std::uint64_t size = 0;
+  for (const auto& kv : *kernel)
+    if (kv.second.type == "file" && !kv.second.sha256.empty() && kv.second.size >= size) {
+      biggest = kv.first;
+      size = kv.second.size;
+    }
+  REQUIRE(!biggest.empty());
+  const run_result cat = run_tool({"cat", url, biggest}, tmp, auth_file);
+  CAPTURE(cat.err);
+  CHECK(cat.rc == 0);
+  CHECK(erofsfs::test::sha256::of(std::as_bytes(std::span(cat.out.data(), cat.out.size()))) ==
+        kernel->at(biggest).sha256);
+  const std::string dir = tmp + "/x";
+  const run_result ex = run_tool({"extract", url, dir}, tmp, auth_file);
+  CAPTURE(ex.err);
+  REQUIRE(ex.rc == 0);
+  std::size_t files = 0;
+  for (const auto& kv : *kernel) {
+    if (kv.second.type != "file" || kv.second.sha256.empty()) continue;
+    ++files;
+    CHECK_MESSAGE(erofsfs::test::sha256_file(dir + kv.first) == kv.second.sha256, kv.first);
+  }
+  CHECK(files > 0);
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+}
+
+TEST_CASE("oci registry: the erofsfs tool lists, reads, extracts and checks an oci:// image") {
+  EROFSFS_NEED_TOOL();
+  EROFSFS_NEED_REGISTRY(reg, oci_registry::auth::none);
+  const std::string name = "lz4hc-ztailpacking";
+  auto pushed = push(reg, "tool/one", "v1", erofs_layers({fixture_file(name)}));
+  const std::string url = "oci://" + reg.host() + "/tool/one:v1";
+  check_tool_matches(url, name, {}, reg.dir());
+  // Pinned by its manifest digest, and the layer named by digest, read the same.
+  const run_result pinned =
+      run_tool({"ls", "oci://" + reg.host() + "/tool/one@" + pushed.manifest_digest + "#" +
+                          pushed.layer_digests[0]},
+               reg.dir());
+  CHECK(pinned.rc == 0);
+  CHECK(pinned.out == run_tool({"ls", fixture_file(name)}, reg.dir()).out);
+  const run_result by_option =
+      run_tool({"ls", "--layer", pushed.layer_digests[0], url}, reg.dir());
+  CHECK(by_option.rc == 0);
+  CHECK(by_option.out == pinned.out);
+}
+
+TEST_CASE("oci registry: the erofsfs tool maps a multi-layer image's layers to its devices") {
+  EROFSFS_NEED_TOOL();
+  EROFSFS_NEED_REGISTRY(reg, oci_registry::auth::none);
+  const std::string name = "rebuild-two-layers";
+  const std::vector<std::string> devices{fixture_file(name, ".layer1.erofs"),
+                                         fixture_file(name, ".layer2.erofs")};
+  push(reg, "tool/layers", "v1", erofs_layers({fixture_file(name), devices[0], devices[1]}));
+  check_tool_matches("oci://" + reg.host() + "/tool/layers:v1", name, devices, reg.dir());
+}
+
+TEST_CASE("oci registry: the erofsfs tool reads credentials from REGISTRY_AUTH_FILE") {
+  EROFSFS_NEED_TOOL();
+  EROFSFS_NEED_REGISTRY(reg, oci_registry::auth::token);
+  const std::string name = "plain-4k";
+  push(reg, "tool/private", "v1", erofs_layers({fixture_file(name)}));
+  const std::string url = "oci://" + reg.host() + "/tool/private:v1";
+  check_tool_matches(url, name, {}, reg.dir(), reg.auth_file(oci_registry::user, oci_registry::password));
+  const run_result denied = run_tool({"ls", url}, reg.dir(), reg.auth_file(oci_registry::user, "bad"));
+  CHECK(denied.rc == 1);
+  CHECK(denied.err.find(what::oci_token_service_refused_the_credentials) != std::string::npos);
+}
+
+TEST_CASE("oci registry: the erofsfs tool names a missing tag and a manifest without EROFS layers") {
+  EROFSFS_NEED_TOOL();
+  EROFSFS_NEED_REGISTRY(reg, oci_registry::auth::none);
+  const run_result missing = run_tool({"ls", "oci://" + reg.host() + "/tool/none:v1"}, reg.dir());
+  CHECK(missing.rc == 1);
+  CHECK(missing.err.find(what::oci_manifest_not_found) != std::string::npos);
+  push(reg, "tool/tar", "v1",
+       {layout_layer{fixture_file("plain-4k"), "application/vnd.oci.image.layer.v1.tar"}});
+  const run_result none = run_tool({"ls", "oci://" + reg.host() + "/tool/tar:v1"}, reg.dir());
+  CHECK(none.rc == 1);
+  CHECK(none.err.find(what::oci_manifest_has_no_erofs_layer) != std::string::npos);
+}
+
 }  // namespace
 
 #endif  // EROFSFS_HAVE_CURL

@@ -82,6 +82,8 @@ constexpr option_def options[] = {
     cache_size_option,
     common::nid,
     common::device,
+    common::layer,
+    common::platform,
     common::offset,
     common::verity_root,
     common::verity_hash,

@@ -222,6 +222,8 @@ int run_info(const args& a) {
 
 constexpr option_def options[] = {
     common::device,
+    common::layer,
+    common::platform,
     common::offset,
     common::verity_root,
     common::verity_hash,

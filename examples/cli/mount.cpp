@@ -123,6 +123,8 @@ constexpr option_def options[] = {
      "stay in the foreground and log to stderr (default: detach, log to syslog)"},
     cache_size_option,
     common::device,
+    common::layer,
+    common::platform,
     common::offset,
     common::verity_root,
     common::verity_hash,

@@ -67,6 +67,12 @@ inline constexpr option_def device{"device", 0, value_kind::text, "FILE",
                                    "an extra blob device of the image, in device-table order "
                                    "(like mount -o device=)",
                                    true};
+inline constexpr option_def layer{"layer", 0, value_kind::text, "DIGEST",
+                                  "for an oci:// IMG: the layer (sha256:...) that is the EROFS "
+                                  "image (default: the first EROFS layer)"};
+inline constexpr option_def platform{"platform", 0, value_kind::text, "OS/ARCH[/VARIANT]",
+                                     "for an oci:// image index: the platform's manifest "
+                                     "(default: linux/amd64)"};
 inline constexpr option_def offset{"offset", 0, value_kind::number, "N",
                                    "the EROFS image starts at byte N of IMG (e.g. inside a "
                                    "partition dump)"};

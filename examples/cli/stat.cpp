@@ -160,6 +160,8 @@ constexpr option_def options[] = {
     common::json,
     common::nid,
     common::device,
+    common::layer,
+    common::platform,
     common::offset,
     common::verity_root,
     common::verity_hash,
