@@ -1,11 +1,12 @@
 // The POSIX layer (erofsfs/io/posix.hpp) on real descriptors (memfds and the filesystem): full
 // reads and writes, the range checks made before any system call, errno mapping, descriptor
-// ownership and the chunked source-to-fd copy the backends serve with. EINTR cannot be forced
+// ownership, the chunked source-to-fd copy the backends serve with, and descriptor passing. EINTR cannot be forced
 // reliably from a test; the retry loops share their structure with the short-transfer loops.
 #include <doctest/doctest.h>
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +18,7 @@
 #include <span>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include <erofsfs/io/posix.hpp>
@@ -305,4 +307,63 @@ TEST_CASE("posix: copy_source_to_fd refuses an empty buffer and a zero tail long
         make_error_code(errc::invalid_argument));
   CHECK(posix::copy_source_to_fd(src, 0, -1, 0, 0, std::span<std::byte>(), copied));  // nothing
   CHECK(src.reads().empty());
+}
+
+namespace {
+// A connected SOCK_SEQPACKET pair, as the fanotify holder and worker use.
+std::pair<posix::unique_fd, posix::unique_fd> seqpacket_pair() {
+  int sv[2];
+  REQUIRE(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+  return {posix::unique_fd(sv[0]), posix::unique_fd(sv[1])};
+}
+}  // namespace
+
+TEST_CASE("posix: send_with_fd passes a descriptor that reads the same file") {
+  auto [a, b] = seqpacket_pair();
+  const auto data = pattern(64);
+  posix::unique_fd file = memfd(data);
+  const std::byte msg[3] = {std::byte{1}, std::byte{2}, std::byte{3}};
+  REQUIRE(posix::send_with_fd(a.get(), msg, file.get()) == 3);
+  std::byte buf[8];
+  auto got = posix::recv_with_fds(b.get(), buf);
+  REQUIRE(got);
+  CHECK(got->bytes == 3);
+  CHECK(buf[2] == std::byte{3});
+  CHECK_FALSE(got->truncated);
+  REQUIRE(got->fds.size() == 1);
+  CHECK(got->fds[0].get() != file.get());
+  CHECK(contents(got->fds[0].get()) == data);
+  CHECK((::fcntl(got->fds[0].get(), F_GETFD) & FD_CLOEXEC) != 0);
+}
+
+TEST_CASE("posix: recv_with_fds flags a message longer than the buffer as truncated") {
+  auto [a, b] = seqpacket_pair();
+  posix::unique_fd file = memfd();
+  const auto msg = pattern(16);
+  REQUIRE(posix::send_with_fd(a.get(), msg, file.get()) == 16);
+  std::byte buf[4];
+  auto got = posix::recv_with_fds(b.get(), buf);
+  REQUIRE(got);
+  CHECK(got->truncated);
+  CHECK(got->fds.size() == 1);  // still owned, so it is closed, not leaked
+}
+
+TEST_CASE("posix: recv_with_fds reports a closed peer as a message of 0 bytes") {
+  auto [a, b] = seqpacket_pair();
+  a.reset();
+  std::byte buf[4];
+  auto got = posix::recv_with_fds(b.get(), buf);
+  REQUIRE(got);
+  CHECK(got->bytes == 0);
+  CHECK(got->fds.empty());
+}
+
+TEST_CASE("posix: send_with_fd to a closed peer fails with EPIPE instead of raising SIGPIPE") {
+  auto [a, b] = seqpacket_pair();
+  b.reset();
+  posix::unique_fd file = memfd();
+  const std::byte msg[1] = {};
+  errno = 0;
+  CHECK(posix::send_with_fd(a.get(), msg, file.get()) == -1);
+  CHECK(errno == EPIPE);
 }

@@ -50,6 +50,6 @@ constexpr positional_def positionals[] = {
 
 const command_spec cache_command{
     "cache", "list (ls ROOT) or remove (rm ROOT ID) the caches of serve-fanotify --cache-dir",
-    {}, positionals, run_cache, "ls ROOT | rm ROOT ID"};
+    {}, {}, positionals, run_cache, "ls ROOT | rm ROOT ID"};
 
 }  // namespace erofsfs::cli

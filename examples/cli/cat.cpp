@@ -81,20 +81,13 @@ int run_cat(const args& a) {
 constexpr option_def options[] = {
     cache_size_option,
     common::nid,
-    common::device,
-    common::layer,
-    common::platform,
-    common::offset,
-    common::verity_root,
-    common::verity_hash,
-    common::verity_offset,
 };
 constexpr positional_def positionals[] = {{"IMG", arity::one},
                                           {"PATH", arity::one_or_more, "nid"}};
 
 }  // namespace
 
-const command_spec cat_command{"cat", "write files to standard output", options, positionals,
-                               run_cat};
+const command_spec cat_command{"cat", "write files to standard output", options,
+                               common::image_options, positionals, run_cat};
 
 }  // namespace erofsfs::cli

@@ -369,15 +369,6 @@ inline bool window_at_offset(const args& a, const std::string& path, source_ref 
   return true;
 }
 
-// The value of option `name` when the command has it (--layer, --platform: not every command's
-// table lists them), else nullptr.
-inline const std::string* value_if_known(const args& a, std::string_view name) {
-  if (!a.spec) return nullptr;
-  for (const option_def& d : a.spec->options)
-    if (name == d.name) return a.value(name);
-  return nullptr;
-}
-
 #ifdef EROFSFS_HAVE_CURL
 // An oci:// metadata image opened without --device: its devices are the layers that follow
 // (oci.hpp device_layers), and the image is opened again with them. False (reported) when
@@ -419,8 +410,8 @@ inline std::unique_ptr<opened_image> open_image(const args& a, const std::string
   auto o = std::make_unique<opened_image>();
   o->path = path;
   o->device_paths = a.values("device");
-  const std::string* layer = value_if_known(a, "layer");
-  const std::string* platform_text = value_if_known(a, "platform");
+  const std::string* layer = a.value("layer");
+  const std::string* platform_text = a.value("platform");
 #ifdef EROFSFS_HAVE_CURL
   std::unique_ptr<oci_image>* keep = &o->oci;
 #else

@@ -401,13 +401,6 @@ int run_extract(const args& a) {
   return failed ? exit_problem : exit_ok;
 }
 
-constexpr option_def options[] = {
-    common::device,
-    common::offset,
-    common::verity_root,
-    common::verity_hash,
-    common::verity_offset,
-};
 constexpr positional_def positionals[] = {
     {"IMG", arity::one}, {"DIR", arity::one}, {"PATH", arity::optional}};
 
@@ -415,6 +408,6 @@ constexpr positional_def positionals[] = {
 
 const command_spec extract_command{
     "extract", "recreate the tree (or PATH's subtree) under DIR with owners, modes, times, xattrs",
-    options, positionals, run_extract};
+    {}, common::image_options, positionals, run_extract};
 
 }  // namespace erofsfs::cli

@@ -144,11 +144,6 @@ int run_fsck(const args& a) {
 
 constexpr option_def options[] = {
     common::json,
-    common::device,
-    common::offset,
-    common::verity_root,
-    common::verity_hash,
-    common::verity_offset,
 };
 constexpr positional_def positionals[] = {{"IMG", arity::one}};
 
@@ -156,6 +151,6 @@ constexpr positional_def positionals[] = {{"IMG", arity::one}};
 
 const command_spec fsck_command{
     "fsck", "read every inode, directory, xattr and byte of data; report each problem", options,
-    positionals, run_fsck};
+    common::image_options, positionals, run_fsck};
 
 }  // namespace erofsfs::cli

@@ -221,13 +221,6 @@ int run_info(const args& a) {
 }
 
 constexpr option_def options[] = {
-    common::device,
-    common::layer,
-    common::platform,
-    common::offset,
-    common::verity_root,
-    common::verity_hash,
-    common::verity_offset,
     common::json,
 };
 constexpr positional_def positionals[] = {{"IMG", arity::one}};
@@ -236,6 +229,6 @@ constexpr positional_def positionals[] = {{"IMG", arity::one}};
 
 const command_spec info_command{
     "info", "superblock summary: block size, features, uuid, counts, devices, compression",
-    options, positionals, run_info};
+    options, common::image_options, positionals, run_info};
 
 }  // namespace erofsfs::cli

@@ -211,13 +211,6 @@ constexpr option_def options[] = {
     {"all", 'a', value_kind::none, nullptr, "include entries starting with '.', and . and .."},
     common::json,
     common::nid,
-    common::device,
-    common::layer,
-    common::platform,
-    common::offset,
-    common::verity_root,
-    common::verity_hash,
-    common::verity_offset,
 };
 constexpr positional_def positionals[] = {{"IMG", arity::one},
                                           {"PATH", arity::optional, "nid"}};
@@ -225,6 +218,6 @@ constexpr positional_def positionals[] = {{"IMG", arity::one},
 }  // namespace
 
 const command_spec ls_command{"ls", "list a directory (-l long format, -R recursive, -a all)",
-                              options, positionals, run_ls};
+                              options, common::image_options, positionals, run_ls};
 
 }  // namespace erofsfs::cli

@@ -110,19 +110,12 @@ int run_map(const args& a) {
 constexpr option_def options[] = {
     common::json,
     common::nid,
-    common::device,
-    common::layer,
-    common::platform,
-    common::offset,
-    common::verity_root,
-    common::verity_hash,
-    common::verity_offset,
 };
 constexpr positional_def positionals[] = {{"IMG", arity::one}, {"PATH", arity::one, "nid"}};
 
 }  // namespace
 
 const command_spec map_command{"map", "the extents of a file: where each byte range is stored",
-                               options, positionals, run_map};
+                               options, common::image_options, positionals, run_map};
 
 }  // namespace erofsfs::cli

@@ -122,13 +122,6 @@ constexpr option_def options[] = {
     {"foreground", 'f', value_kind::none, nullptr,
      "stay in the foreground and log to stderr (default: detach, log to syslog)"},
     cache_size_option,
-    common::device,
-    common::layer,
-    common::platform,
-    common::offset,
-    common::verity_root,
-    common::verity_hash,
-    common::verity_offset,
 };
 constexpr positional_def positionals[] = {{"IMG", arity::one}, {"MOUNTPOINT", arity::one}};
 
@@ -136,6 +129,6 @@ constexpr positional_def positionals[] = {{"IMG", arity::one}, {"MOUNTPOINT", ar
 
 const command_spec mount_command{
     "mount", "serve IMG through FUSE on MOUNTPOINT (any user; -f stays in the foreground)",
-    options, positionals, run_mount};
+    options, common::image_options, positionals, run_mount};
 
 }  // namespace erofsfs::cli

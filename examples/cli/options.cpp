@@ -37,17 +37,34 @@ int bad_usage(const command_spec& spec, std::string_view text) {
   return exit_usage;
 }
 
+// The command's own options, then the shared image options: the order of --help.
+template <class Visit>
+void each_option(const command_spec& spec, Visit&& visit) {
+  for (const option_def& o : spec.options) visit(o);
+  for (const option_def& o : spec.image_options) visit(o);
+}
+
+const option_def* find_in_table(const command_spec& spec, std::string_view name) {
+  const option_def* found = nullptr;
+  each_option(spec, [&](const option_def& o) {
+    if (!found && name == o.name) found = &o;
+  });
+  return found;
+}
+
 const option_def* find_long(const command_spec& spec, std::string_view name) {
-  for (const option_def& o : spec.options)
-    if (name == o.name) return &o;
+  if (const option_def* o = find_in_table(spec, name)) return o;
   if (name == help_option.name) return &help_option;
   if (name == version_option.name) return &version_option;
   return nullptr;
 }
 
 const option_def* find_letter(const command_spec& spec, char letter) {
-  for (const option_def& o : spec.options)
-    if (o.letter == letter) return &o;
+  const option_def* found = nullptr;
+  each_option(spec, [&](const option_def& o) {
+    if (!found && o.letter == letter) found = &o;
+  });
+  if (found) return found;
   if (letter == help_option.letter) return &help_option;
   return nullptr;
 }
@@ -58,12 +75,13 @@ std::string spelled(const option_def& o) { return std::string("--") + o.name; }
 std::string synopsis(const command_spec& spec, const positional_def* replaced) {
   if (spec.synopsis) return spec.synopsis;
   std::string s;
-  for (const option_def& o : spec.options)
+  each_option(spec, [&](const option_def& o) {
     if (o.letter && o.value == value_kind::none) {
       s += s.empty() ? "[-" : " [-";
       s += o.letter;
       s += ']';
     }
+  });
   if (replaced) {
     s += s.empty() ? "--" : " --";
     s += replaced->replaced_by;
@@ -111,8 +129,7 @@ bool parse_number(std::string_view text, std::uint64_t& out) {
 
 const option_def& args::lookup(std::string_view name) const {
   if (spec)
-    for (const option_def& o : spec->options)
-      if (name == o.name) return o;
+    if (const option_def* o = find_in_table(*spec, name)) return *o;
   std::fprintf(stderr, "erofsfs: %s: internal error: option --%.*s is not in the table\n", cmd,
                static_cast<int>(name.size()), name.data());
   std::abort();
@@ -155,7 +172,7 @@ void print_usage(std::FILE* out, const command_spec& spec) {
   std::fprintf(out, "usage: erofsfs %s %s\n", spec.name, synopsis(spec, nullptr).c_str());
   if (replaced) std::fprintf(out, "   or: erofsfs %s %s\n", spec.name, synopsis(spec, replaced).c_str());
   std::fprintf(out, "  %s\n\noptions (anywhere on the line; -- ends them):\n", spec.summary);
-  for (const option_def& o : spec.options) print_option(out, o);
+  each_option(spec, [&](const option_def& o) { print_option(out, o); });
   print_option(out, help_option);
   print_option(out, version_option);
 }

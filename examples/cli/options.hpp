@@ -54,6 +54,9 @@ struct command_spec {
   const char* name;
   const char* summary;  // one line for `erofsfs --help`
   std::span<const option_def> options;
+  // The options every image-reading command shares (common::image_options), listed after the
+  // command's own; empty for a command that opens no image.
+  std::span<const option_def> image_options;
   std::span<const positional_def> positionals;
   int (*run)(const args&);
   // Replaces the generated argument part of the usage line when the options themselves have a
@@ -80,6 +83,20 @@ inline constexpr option_def nid{"nid", 0, value_kind::number, "N",
                                 "address the inode with nid N instead of a PATH (debugging)"};
 inline constexpr option_def json{"json", 0, value_kind::none, nullptr,
                                  "JSON output (one object per line where the output streams)"};
+// Verification of the image file against a dm-verity tree (verity.hpp says how).
+inline constexpr option_def verity_root{"verity-root", 0, value_kind::text, "HEX",
+                                        "verify every block of IMG against this dm-verity root "
+                                        "hash (a tree from veritysetup format)"};
+inline constexpr option_def verity_hash{"verity-hash", 0, value_kind::text, "FILE",
+                                        "the verity hash tree (default: IMG itself, the tree "
+                                        "appended at --verity-offset)"};
+inline constexpr option_def verity_offset{"verity-offset", 0, value_kind::number, "N",
+                                          "byte offset of the verity tree's superblock in its "
+                                          "file (default 0)"};
+// How every image-reading command finds its image and devices: one list, so the commands
+// cannot drift apart (open_image_from_args in common.hpp reads exactly these).
+inline constexpr option_def image_options[] = {device, layer, platform, offset, verity_root,
+                                               verity_hash, verity_offset};
 }  // namespace common
 
 // The result of parsing one command line. Option lookups name options of the command's table;

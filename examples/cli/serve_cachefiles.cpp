@@ -319,7 +319,7 @@ constexpr option_def options_table[] = {
 
 const command_spec serve_cachefiles_command{
     "serve-cachefiles", "serve blob files to EROFS fscache mounts (cachefiles on-demand daemon)",
-    options_table, {}, run_serve_cachefiles,
+    options_table, {}, {}, run_serve_cachefiles,
     "--blobs DIR (--cache DIR [--tag T] | --restore) [--devnode PATH | --devnode-fd N] [-v]"};
 
 }  // namespace erofsfs::cli

@@ -169,13 +169,6 @@ constexpr option_def options[] = {
      "fetch for up to N events at once (default 8; 1: one at a time)"},
     {"log-fills", 0, value_kind::none, nullptr,
      "log every fill that copied bytes from a source (offset, count, bytes)"},
-    common::device,
-    common::layer,
-    common::platform,
-    common::offset,
-    common::verity_root,
-    common::verity_hash,
-    common::verity_offset,
 };
 constexpr positional_def positionals[] = {{"IMG", arity::one}};
 
@@ -184,7 +177,7 @@ constexpr positional_def positionals[] = {{"IMG", arity::one}};
 const command_spec serve_fanotify_command{
     "serve-fanotify",
     "lazy-load IMG into sparse files or a cache on fanotify pre-content events (root, 6.14+)",
-    options, positionals, run_serve_fanotify,
+    options, common::image_options, positionals, run_serve_fanotify,
     "IMG (--sparse FILE [--device BLOB --sparse FILE]... | --cache-dir ROOT [--id ID] "
     "[--device BLOB]...) [--mount DIR] [--prefetch PATH]... [--prefetch-all] [--fill-threads N] [--log-fills] "
     "[--verity-root HEX ...]"};

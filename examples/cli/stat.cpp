@@ -159,19 +159,12 @@ int run_stat(const args& a) {
 constexpr option_def options[] = {
     common::json,
     common::nid,
-    common::device,
-    common::layer,
-    common::platform,
-    common::offset,
-    common::verity_root,
-    common::verity_hash,
-    common::verity_offset,
 };
 constexpr positional_def positionals[] = {{"IMG", arity::one}, {"PATH", arity::one, "nid"}};
 
 }  // namespace
 
 const command_spec stat_command{"stat", "every inode field, including xattrs", options,
-                                positionals, run_stat};
+                                common::image_options, positionals, run_stat};
 
 }  // namespace erofsfs::cli

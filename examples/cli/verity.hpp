@@ -19,20 +19,7 @@
 
 namespace erofsfs::cli {
 
-namespace common {
-inline constexpr option_def verity_root{"verity-root", 0, value_kind::text, "HEX",
-                                        "verify every block of IMG against this dm-verity root "
-                                        "hash (a tree from veritysetup format)"};
-inline constexpr option_def verity_hash{"verity-hash", 0, value_kind::text, "FILE",
-                                        "the verity hash tree (default: IMG itself, the tree "
-                                        "appended at --verity-offset)"};
-inline constexpr option_def verity_offset{"verity-offset", 0, value_kind::number, "N",
-                                          "byte offset of the verity tree's superblock in its "
-                                          "file (default 0)"};
-}  // namespace common
-
-// Whether the command line asks for verification; the command's table must list the three
-// options above.
+// Whether the command line asks for verification (common::verity_* in options.hpp).
 inline bool wants_verity(const args& a) {
   return a.has("verity-root") || a.has("verity-hash") || a.has("verity-offset");
 }

@@ -2,10 +2,12 @@
 // sources, the backends and the tool talk to file descriptors. An owning descriptor, open(2)
 // retried on EINTR, whole-buffer pread/pwrite (EINTR and short transfers retried, ranges checked
 // against off_t before the call), errno turned into an erofsfs::error, and the chunked copy of
-// a source range into a file that both lazy-loading backends serve from.
+// a source range into a file that both lazy-loading backends serve from, and sending a
+// descriptor over a Unix socket (SCM_RIGHTS), as the fanotify holder and worker do.
 #pragma once
 
 #include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -18,6 +20,7 @@
 #include <span>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "../base/bytes.hpp"
 #include "../base/error.hpp"
@@ -164,6 +167,70 @@ inline status copy_source_to_fd(source_ref src, std::uint64_t src_off, int fd,
     copied += n;
   }
   return {};
+}
+
+// Sends `msg` as one message with descriptor `fd` attached (SCM_RIGHTS); repeated while a
+// signal interrupts it. Returns what sendmsg(2) returns (-1 with errno on failure); `flags`
+// are sendmsg's (MSG_DONTWAIT for a non-blocking sender). MSG_NOSIGNAL is always added: a
+// closed peer is an EPIPE result, not a signal that kills the sender.
+inline ssize_t send_with_fd(int sock, std::span<const std::byte> msg, int fd, int flags = 0) noexcept {
+  iovec iov{const_cast<std::byte*>(msg.data()), msg.size()};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = ctl;
+  mh.msg_controllen = sizeof ctl;
+  cmsghdr* c = CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = SOL_SOCKET;
+  c->cmsg_type = SCM_RIGHTS;
+  c->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+  ssize_t w;
+  do w = ::sendmsg(sock, &mh, flags | MSG_NOSIGNAL);
+  while (w < 0 && errno == EINTR);  // bounded: repeats only on signals
+  return w;
+}
+
+// One message received with recv_with_fds: its length (0: the peer closed the socket), every
+// descriptor that came with it (owned here, so none leaks whatever the caller decides), and
+// whether the kernel cut the message or its descriptors short (the buffer or the control
+// space was too small: the caller must treat the message as malformed).
+struct received_message {
+  std::size_t bytes = 0;
+  std::vector<unique_fd> fds;
+  bool truncated = false;
+};
+
+// Receives one message into `buf` with up to 4 descriptors (more are cut by the kernel and
+// reported as `truncated`), close-on-exec; repeated while a signal interrupts it.
+inline result<received_message> recv_with_fds(int sock, std::span<std::byte> buf) {
+  constexpr std::size_t max_fds = 4;
+  iovec iov{buf.data(), buf.size()};
+  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * max_fds)];
+  msghdr mh{};
+  mh.msg_iov = &iov;
+  mh.msg_iovlen = 1;
+  mh.msg_control = ctl;
+  mh.msg_controllen = sizeof ctl;
+  ssize_t got;
+  do got = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
+  while (got < 0 && errno == EINTR);  // bounded: repeats only on signals
+  if (got < 0) return sys_error("receiving a message with descriptors", errno);
+  received_message out;
+  out.bytes = static_cast<std::size_t>(got);
+  out.truncated = (mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) != 0;
+  // bounded: the control buffer holds at most max_fds descriptors
+  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+    const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (std::size_t i = 0; i < n; ++i) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+      out.fds.emplace_back(fd);
+    }
+  }
+  return out;
 }
 
 }  // namespace erofsfs::posix

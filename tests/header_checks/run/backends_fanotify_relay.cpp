@@ -14,23 +14,6 @@
 namespace {
 namespace fa = erofsfs::fanotify;
 
-// Sends `msg` with one descriptor, as the holder does.
-bool send_with_fd(int sock, const std::byte* msg, std::size_t n, int fd) {
-  iovec iov{const_cast<std::byte*>(msg), n};
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = ctl;
-  mh.msg_controllen = sizeof ctl;
-  cmsghdr* c = CMSG_FIRSTHDR(&mh);
-  c->cmsg_level = SOL_SOCKET;
-  c->cmsg_type = SCM_RIGHTS;
-  c->cmsg_len = CMSG_LEN(sizeof(int));
-  std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  return ::sendmsg(sock, &mh, 0) == static_cast<ssize_t>(n);
-}
-
 int check(const header_check_input& in, int a, int b) {
   fa::event e;
   e.mask = 0x100000;
@@ -57,7 +40,7 @@ int check(const header_check_input& in, int a, int b) {
   // The worker's side receives an event with the image's descriptor.
   const int fd = ::open(in.path, O_RDONLY | O_CLOEXEC);
   HEADER_EXPECT(fd >= 0);
-  const bool sent = send_with_fd(a, msg, sizeof msg, fd);
+  const bool sent = erofsfs::posix::send_with_fd(a, msg, fd) == static_cast<ssize_t>(sizeof msg);
   ::close(fd);
   HEADER_EXPECT(sent);
   fa::detail::relayed_event r;

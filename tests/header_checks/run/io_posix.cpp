@@ -3,6 +3,7 @@
 
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 
@@ -22,6 +23,13 @@ int header_check(const header_check_input& in) {
   std::uint64_t copied = 0;
   HEADER_EXPECT(erofsfs::posix::copy_source_to_fd(mem, 0, out.get(), 0, 8192, chunk, copied) && copied == 8192);
   HEADER_EXPECT(erofsfs::posix::sys_error("check", EIO).code.value() == EIO);
+  int sv[2];
+  HEADER_EXPECT(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+  erofsfs::posix::unique_fd a(sv[0]), b(sv[1]);
+  HEADER_EXPECT(erofsfs::posix::send_with_fd(a.get(), magic, fd.get()) == 4);
+  std::byte back[8];
+  auto got = erofsfs::posix::recv_with_fds(b.get(), back);
+  HEADER_EXPECT(got && got->bytes == 4 && got->fds.size() == 1 && !got->truncated);
   fd.reset();
   HEADER_EXPECT(fd.get() < 0 && out.release() >= 0);
   return 0;

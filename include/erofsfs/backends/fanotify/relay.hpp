@@ -223,22 +223,7 @@ class holder {
       if (p.sent) continue;
       std::byte msg[relay::event_size];
       relay::encode_event(id, p.e, msg);
-      iovec iov{msg, sizeof msg};
-      alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int))] = {};
-      msghdr mh{};
-      mh.msg_iov = &iov;
-      mh.msg_iovlen = 1;
-      mh.msg_control = ctl;
-      mh.msg_controllen = sizeof ctl;
-      cmsghdr* c = CMSG_FIRSTHDR(&mh);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN(sizeof(int));
-      const int fd = p.fd.get();
-      std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
-      ssize_t w;
-      do w = ::sendmsg(worker_.get(), &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-      while (w < 0 && errno == EINTR);  // bounded: repeats only on signals
+      const ssize_t w = posix::send_with_fd(worker_.get(), msg, p.fd.get(), MSG_DONTWAIT);
       if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;  // POLLOUT resumes
       if (w != static_cast<ssize_t>(sizeof msg)) {
         detach();
@@ -306,32 +291,14 @@ struct relayed_event {
 // Receives one event; false with an empty status when the holder closed the socket.
 inline result<bool> receive_relayed(int sock, relayed_event& out) {
   std::byte msg[relay::event_size + 1];
-  iovec iov{msg, sizeof msg};
-  alignas(cmsghdr) char ctl[CMSG_SPACE(sizeof(int) * 4)];
-  msghdr mh{};
-  mh.msg_iov = &iov;
-  mh.msg_iovlen = 1;
-  mh.msg_control = ctl;
-  mh.msg_controllen = sizeof ctl;
-  ssize_t got;
-  do got = ::recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
-  while (got < 0 && errno == EINTR);  // bounded: repeats only on signals
-  if (got < 0) return posix::sys_error("receiving a relayed event", errno);
-  // Every descriptor that arrived is owned (and closed) here, whatever else is wrong.
-  std::vector<posix::unique_fd> fds;
-  for (cmsghdr* c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-    if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-    const std::size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-    for (std::size_t i = 0; i < n; ++i) {
-      int fd;
-      std::memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-      fds.emplace_back(fd);
-    }
-  }
+  // Every descriptor that arrived is owned (and closed) by `in`, whatever else is wrong.
+  EROFSFS_TRY_ASSIGN(auto in, posix::recv_with_fds(sock, msg));
+  std::vector<posix::unique_fd>& fds = in.fds;
+  const std::size_t got = in.bytes;
   if (got == 0) return false;  // the holder closed the socket
-  if ((mh.msg_flags & (MSG_CTRUNC | MSG_TRUNC)) || fds.size() != 1)
+  if (in.truncated || fds.size() != 1)
     return make_error(errc::protocol_error, what::relay_event_is_malformed, {.value = fds.size()});
-  EROFSFS_TRY_ASSIGN(out.e, relay::decode_event(std::span(msg, static_cast<std::size_t>(got)), out.id));
+  EROFSFS_TRY_ASSIGN(out.e, relay::decode_event(std::span(msg, got), out.id));
   out.fd = std::move(fds[0]);
   out.e.fd = out.fd.get();
   return true;
