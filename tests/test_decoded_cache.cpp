@@ -74,7 +74,7 @@ std::size_t count_differences(const std::map<std::string, std::string>& want,
 }
 
 decoded_ref buffer_of(std::size_t size, std::byte fill) {
-  auto b = std::make_shared<decoded_buffer>(size);
+  auto b = decoded_buffer::make(size);
   for (std::byte& x : b->fill()) x = fill;
   return b;
 }
@@ -190,7 +190,7 @@ TEST_CASE("decoded cache: an entry whose token is not its key's image is refused
   CHECK(cache.stats().entries == 0);
 }
 
-TEST_CASE("decoded cache: inserting past the budget evicts the least recently used") {
+TEST_CASE("decoded cache: inserting past the budget evicts an entry unused since the sweep passed it, not one just read") {
   int image = 0;
   std::shared_ptr<const void> token(&image, [](const void*) {});
   const std::size_t size = 1000;
@@ -201,7 +201,7 @@ TEST_CASE("decoded cache: inserting past the budget evicts the least recently us
   REQUIRE(cache.find(key_at(&image, 0, size)));  // 0 is now the most recently used
   REQUIRE(cache.insert(key_at(&image, 3 * 4096, size), token, buffer_of(size, std::byte{1})));
   CHECK(cache.find(key_at(&image, 0, size)));
-  CHECK_FALSE(cache.find(key_at(&image, 4096, size)));  // the oldest untouched one went
+  CHECK_FALSE(cache.find(key_at(&image, 4096, size)));  // the first untouched one went
   CHECK(cache.find(key_at(&image, 2 * 4096, size)));
   CHECK(cache.find(key_at(&image, 3 * 4096, size)));
   CHECK(cache.stats().evictions == 1);
@@ -221,6 +221,39 @@ TEST_CASE("decoded cache: an extent larger than a shard's budget is served but n
   tiny.shared_cache = &cache;
   CHECK(count_differences(digests((*fx)->img, plain), digests((*fx)->img, tiny)) == 0);
   CHECK(cache.stats().entries == 0);
+}
+
+TEST_CASE("decoded cache: thousands of inserts and evictions keep every kept entry findable with its bytes") {
+  // Exercises the index's backward-shift deletion and slot reuse: after every insertion, each
+  // key the cache still has must be found with its own bytes, and no more entries than stats
+  // counts may be found.
+  int image = 0;
+  std::shared_ptr<const void> token(&image, [](const void*) {});
+  const std::size_t size = 64;
+  decoded_cache cache(37 * (size + decoded_cache::entry_overhead), 1);
+  std::uint64_t state = 12345;
+  auto next = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return state >> 33;
+  };
+  for (int round = 0; round < 3000; ++round) {
+    const std::uint64_t k = next() % 200;
+    if (cache.find(key_at(&image, k * 4096, size))) continue;
+    REQUIRE(cache.insert(key_at(&image, k * 4096, size), token,
+                         buffer_of(size, static_cast<std::byte>(k))));
+    if (round % 100 != 0) continue;
+    std::uint64_t found = 0;
+    for (std::uint64_t j = 0; j < 200; ++j) {
+      const decoded_ref r = cache.find(key_at(&image, j * 4096, size));
+      if (!r) continue;
+      ++found;
+      REQUIRE(r->bytes()[0] == static_cast<std::byte>(j));
+    }
+    REQUIRE(found == cache.stats().entries);
+    REQUIRE(found <= 37);  // the budget's worth
+  }
+  CHECK(cache.stats().entries == 37);
+  CHECK(cache.stats().evictions > 1000);
 }
 
 TEST_CASE("decoded cache: a held buffer keeps its bytes after the cache evicts it") {

@@ -171,7 +171,7 @@ inline result<bytes_view> shared_decoded(const image& img, const inode& ino, con
     decoded_ref found = ctx.shared_cache->find(k);
     if (!found) {
       EROFSFS_TRY(check_extent_length(ino, ext));
-      auto fresh = std::make_shared<decoded_buffer>(static_cast<std::size_t>(ext.length));
+      auto fresh = decoded_buffer::make(static_cast<std::size_t>(ext.length));
       EROFSFS_TRY(decode_into(img, ino, ext, ctx, fresh->fill()));
       found = std::move(fresh);
       ctx.shared_cache->insert(k, detail::core(img).identity, found);
