@@ -754,6 +754,225 @@ TEST_CASE("cli: without its blob device, an image's blob data is read flat, as L
   CHECK(r.out.empty());
 }
 
+// --- -j N, the in-kernel copy, the progress line ---------------------------------------------
+
+namespace {
+
+// Extracts fixture `name` with `extra` options into `out`; the tool's result.
+run_result extract_fixture(const std::string& name, const fs::path& out,
+                           const std::vector<std::string>& extra) {
+  auto args = device_args(name);
+  args.insert(args.begin(), "extract");
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.push_back(image_path(name));
+  args.push_back(out.string());
+  return run_cli(args);
+}
+
+// How two extracted trees differ, field by field (type, mode, owner, nlink, size, mtime and
+// nsec, symlink target, rdev, xattrs, content hash) and by hard-link grouping; inode numbers,
+// block counts and directory sizes belong to the destination and are left out.
+std::vector<std::string> tree_differences(const fs::path& a, const fs::path& b) {
+  std::string err;
+  auto ma = erofsfs::test::entries_from_mount(a.string(), err);
+  if (!ma) return {"walking " + a.string() + ": " + err};
+  auto mb = erofsfs::test::entries_from_mount(b.string(), err);
+  if (!mb) return {"walking " + b.string() + ": " + err};
+  std::vector<std::string> out;
+  std::map<std::uint64_t, std::uint64_t> there, back;
+  for (auto& kv : *ma) {
+    manifest_entry& x = kv.second;
+    auto it = mb->find(kv.first);
+    if (it == mb->end()) continue;  // compare_manifests reports it
+    manifest_entry& y = it->second;
+    if (x.type != "dir") {
+      const auto p = there.emplace(x.ino, y.ino), q = back.emplace(y.ino, x.ino);
+      if (p.first->second != y.ino || q.first->second != x.ino)
+        out.push_back(kv.first + ": hard-link grouping differs");
+    }
+    x.blocks = y.blocks = 0;
+    if (x.type == "dir" && y.type == "dir") x.size = y.size = 0;
+  }
+  for (std::string& d : erofsfs::test::compare_manifests(*ma, *mb, false)) out.push_back(d);
+  return out;
+}
+
+// fsck of `image` with `extra` options (devices of fixture `name`, if any).
+run_result fsck_image(const std::string& image, const std::vector<std::string>& extra) {
+  std::vector<std::string> args{"fsck"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  args.push_back(image);
+  return run_cli(args);
+}
+
+}  // namespace
+
+TEST_CASE("cli: extract -j 4 recreates every field of the trees -j 1 recreates") {
+  if (!have_cli() || !can_extract_as_root()) return;
+  // Compressed with big pclusters, hard links and specials, LZMA fragments and dedupe, chunks
+  // on a blob device, and a 2 MiB file that -j 4 splits into ranges.
+  for (const std::string name : {"lz4hc-pcluster16k", "plain-4k", "lzma-ztail-frag-dedupe",
+                                 "chunk-4k-blobdev", "chunk-1m", "zstd-ztail-frag-dedupe"}) {
+    CAPTURE(name);
+    if (const std::string missing = erofsfs::test::fixture_missing_codecs(name); !missing.empty()) {
+      MESSAGE(name << " needs " << missing << ", not in this build: left out");
+      continue;
+    }
+    temp_dir tmp(tmpfs_base());
+    const auto one = extract_fixture(name, tmp.path / "j1", {"-j", "1"});
+    const auto four = extract_fixture(name, tmp.path / "j4", {"-j", "4"});
+    REQUIRE_MESSAGE(one.rc == 0, one.err);
+    REQUIRE_MESSAGE(four.rc == 0, four.err);
+    CHECK(one.out.substr(0, one.out.find(" into ")) == four.out.substr(0, four.out.find(" into ")));
+    for (const std::string& d : tree_differences(tmp.path / "j1", tmp.path / "j4"))
+      FAIL_CHECK(d);
+  }
+}
+
+TEST_CASE("cli: extract -j 4 writes a file split into ranges exactly as the manifest says") {
+  if (!have_cli() || !can_extract_as_root()) return;
+  temp_dir tmp(tmpfs_base());
+  const fs::path out = tmp.path / "tree";
+  // /sparse/big-sparse-1m-chunks: 2 MiB + 4101 bytes, a 1 MiB chunk, a hole, a tail chunk.
+  const auto r = extract_fixture("chunk-1m", out, {"-j", "4"});
+  CHECK(r.err == "");
+  REQUIRE(r.rc == 0);
+  check_extracted(out, load("chunk-1m"));
+}
+
+TEST_CASE("cli: fsck -j 4 reports the problems of a damaged image exactly as -j 1 does") {
+  if (!have_cli()) return;
+  temp_dir tmp;
+  const auto lookback = erofsfs::test::zero_lookback_distance("lz4hc-pcluster16k");
+  const auto chunk = erofsfs::test::bad_chunk_device("rebuild-two-layers");
+  REQUIRE(lookback);
+  REQUIRE(chunk);
+  struct damaged {
+    std::vector<std::byte> bytes;
+    std::vector<std::string> devices;
+  };
+  std::vector<damaged> images{{lookback->bytes, {}},
+                              {chunk->bytes, device_args("rebuild-two-layers")}};
+  {  // plain-4k with one inode's i_format bits all set
+    const std::string b = slurp(image_path("plain-4k"));
+    std::vector<std::byte> bytes(reinterpret_cast<const std::byte*>(b.data()),
+                                 reinterpret_cast<const std::byte*>(b.data()) + b.size());
+    const std::size_t pos =
+        static_cast<std::size_t>(entry(load("plain-4k"), "/data/mixed-36k").ino) * 32;
+    REQUIRE(pos + 2 <= bytes.size());
+    bytes[pos] = bytes[pos + 1] = std::byte{0xff};
+    images.push_back({bytes, {}});
+  }
+  for (std::size_t i = 0; i < images.size(); ++i) {
+    CAPTURE(i);
+    const fs::path dir = tmp.path / std::to_string(i);
+    fs::create_directory(dir);
+    const std::string bad = write_bytes(dir, images[i].bytes).string();
+    for (const bool json : {false, true}) {
+      CAPTURE(json);
+      std::vector<std::string> extra = images[i].devices;
+      if (json) extra.push_back("--json");
+      auto one = extra, four = extra;
+      one.insert(one.end(), {"-j", "1"});
+      four.insert(four.end(), {"-j", "4"});
+      const auto r1 = fsck_image(bad, one), r4 = fsck_image(bad, four);
+      CHECK(r1.rc == 1);
+      CHECK(r4.rc == r1.rc);
+      CHECK(r4.out == r1.out);
+      CHECK(r4.err == r1.err);
+    }
+  }
+}
+
+TEST_CASE("cli: fsck -j 4 prints the report of -j 1 on sound images") {
+  if (!have_cli()) return;
+  for (const std::string name : {"lz4hc-pcluster16k", "chunk-1m", "real-doc", "chunk-4k-blobdev"}) {
+    CAPTURE(name);
+    auto one = device_args(name), four = device_args(name);
+    one.insert(one.end(), {"-j", "1"});
+    four.insert(four.end(), {"-j", "4"});
+    const auto r1 = fsck_image(image_path(name), one), r4 = fsck_image(image_path(name), four);
+    CHECK(r1.rc == 0);
+    CHECK(r4.rc == 0);
+    CHECK(r4.out == r1.out);
+    CHECK(r4.err == r1.err);
+  }
+}
+
+TEST_CASE("cli: extract copies plain extents in the kernel and the files are the image's bytes") {
+  if (!have_cli() || !can_extract_as_root()) return;
+  // copy_file_range works within one filesystem (across filesystem types it is EXDEV and the
+  // tool reads and writes instead): the image and DIR are in one directory.
+  temp_dir tmp;
+  const fs::path image = tmp.path / "plain-4k.erofs";
+  fs::copy_file(image_path("plain-4k"), image);
+  const fs::path out = tmp.path / "tree";
+  const auto r = run_cli({"extract", image.string(), out.string()});
+  CHECK(r.err == "");
+  REQUIRE(r.rc == 0);
+  CHECK(contains(r.out, " copied in the kernel) into "));
+  check_extracted(out, load("plain-4k"));
+}
+
+TEST_CASE("cli: extract copies in the kernel from an image at --offset, at the shifted place") {
+  if (!have_cli() || !can_extract_as_root()) return;
+  // An image inside a bigger file: the copy reads at physical + offset; the files must still
+  // be the image's bytes.
+  const std::size_t offset = (1u << 20) + 4096;
+  temp_dir tmp;  // the image and DIR on one filesystem, as above
+  const fs::path dump = tmp.path / "partition.img";
+  {
+    std::ofstream f(dump, std::ios::binary);
+    f << std::string(offset, '\x5a') << slurp(image_path("plain-4k")) << std::string(4096, '\x7e');
+  }
+  const fs::path out = tmp.path / "tree";
+  const auto r = run_cli({"extract", "--offset", std::to_string(offset), dump.string(), out.string()});
+  CHECK(r.err == "");
+  REQUIRE(r.rc == 0);
+  CHECK(contains(r.out, " copied in the kernel) into "));
+  check_extracted(out, load("plain-4k"));
+}
+
+TEST_CASE("cli: --progress draws a progress line on stderr and erases it at the end") {
+  if (!have_cli()) return;
+  const auto r = run_cli({"fsck", "--progress", image_path("plain-4k")});
+  CHECK(r.rc == 0);
+  CHECK(r.err.starts_with("\rerofsfs: fsck: "));
+  CHECK(contains(r.err, " files, "));
+  CHECK(contains(r.err, " MiB/s"));
+  CHECK(r.err.ends_with("\r\033[K"));
+  CHECK(contains(r.out, " 0 problems\n"));
+}
+
+TEST_CASE("cli: without a terminal and without --progress there is no progress line") {
+  if (!have_cli()) return;
+  temp_dir tmp;
+  const auto f = run_cli({"fsck", image_path("plain-4k")});
+  CHECK(f.err == "");
+  const auto x = run_cli({"extract", image_path("lz4hc-pcluster16k"), (tmp.path / "t").string()});
+  CHECK(x.err == "");
+}
+
+TEST_CASE("cli: --quiet prints neither the progress line nor the summary") {
+  if (!have_cli()) return;
+  temp_dir tmp;
+  const auto f = run_cli({"fsck", "--quiet", "--progress", image_path("plain-4k")});
+  CHECK(f.rc == 0);
+  CHECK(f.out == "");
+  CHECK(f.err == "");
+  const auto x = run_cli({"extract", "-q", image_path("lz4hc-pcluster16k"), (tmp.path / "t").string()});
+  CHECK(x.rc == 0);
+  CHECK(x.out == "");
+  CHECK(x.err == "");
+}
+
+TEST_CASE("cli: -j beyond 256 threads is a usage error") {
+  if (!have_cli()) return;
+  const auto r = run_cli({"fsck", "-j", "257", image_path("plain-4k")});
+  CHECK(r.rc == 2);
+  CHECK(contains(r.err, "erofsfs: fsck: -j 257: more than 256 threads"));
+}
+
 // --- one command line for every command ------------------------------------------------------
 
 namespace {

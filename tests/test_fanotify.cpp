@@ -474,6 +474,12 @@ class kernel_fixture {
     }                                                                    \
   } while (0)
 
+// Why a kernel test that runs the erofsfs tool cannot run here (empty when it can).
+std::string tool_kernel_unavailable() {
+  if (std::string_view(EROFSFS_CLI).empty()) return "the erofsfs tool is not built";
+  return kernel_fixture::unavailable();
+}
+
 // Mounts fixture `name` (and its blobs) through the backend and compares every regular file
 // with the manifest. False when the kernel cannot run the test (reason in a MESSAGE).
 bool serve_and_compare(const std::string& name) {
@@ -703,11 +709,7 @@ bool mounted_at(const std::string& dir) {
 // returns its log. Empty when the kernel cannot run it (reason in a MESSAGE).
 std::string serve_with_cli(const std::string& image, const std::vector<std::string>& blobs,
                            const std::string& manifest_path) {
-  if (std::string_view(EROFSFS_CLI).empty()) {
-    MESSAGE("erofsfs tool not built: serve-fanotify test skipped");
-    return {};
-  }
-  if (const std::string why = kernel_fixture::unavailable(); !why.empty()) {
+  if (const std::string why = tool_kernel_unavailable(); !why.empty()) {
     MESSAGE("fanotify kernel test skipped: " << why);
     return {};
   }
@@ -1264,11 +1266,7 @@ kill_round cold_read_under_kills(const std::string& image, const std::string& ro
 }  // namespace
 
 TEST_CASE("kernel: SIGKILL of the worker at random points never lets a reader see wrong bytes") {
-  if (std::string_view(EROFSFS_CLI).empty()) {
-    MESSAGE("erofsfs tool not built: kill test skipped");
-    return;
-  }
-  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  SKIP_UNLESS_KERNEL(tool_kernel_unavailable());
   kernel_fixture k;
   REQUIRE(!k.dir().empty());
   const generated_image g = make_kill_test_image(k.dir());
@@ -1345,11 +1343,7 @@ TEST_CASE("kernel: SIGKILL of the worker at random points never lets a reader se
 }
 
 TEST_CASE("kernel: SIGTERM on a busy mount keeps serving it and unmounts once it is idle") {
-  if (std::string_view(EROFSFS_CLI).empty()) {
-    MESSAGE("erofsfs tool not built: serve-fanotify test skipped");
-    return;
-  }
-  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  SKIP_UNLESS_KERNEL(tool_kernel_unavailable());
   kernel_fixture k;
   REQUIRE(!k.dir().empty());
   ::mkdir(k.mnt().c_str(), 0755);
@@ -1390,11 +1384,7 @@ TEST_CASE("kernel: SIGTERM on a busy mount keeps serving it and unmounts once it
 }
 
 TEST_CASE("kernel: serve-fanotify refuses a second daemon on the same cache with the owner's pid") {
-  if (std::string_view(EROFSFS_CLI).empty()) {
-    MESSAGE("erofsfs tool not built: serve-fanotify test skipped");
-    return;
-  }
-  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  SKIP_UNLESS_KERNEL(tool_kernel_unavailable());
   kernel_fixture k;
   REQUIRE(!k.dir().empty());
   ::mkdir(k.mnt().c_str(), 0755);
@@ -1549,11 +1539,7 @@ void stop_daemon(const spawned& d) {
 }  // namespace
 
 TEST_CASE("kernel: after --prefetch of two files completes, reading them fetches nothing") {
-  if (std::string_view(EROFSFS_CLI).empty()) {
-    MESSAGE("erofsfs tool not built: prefetch test skipped");
-    return;
-  }
-  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  SKIP_UNLESS_KERNEL(tool_kernel_unavailable());
   kernel_fixture k;
   REQUIRE(!k.dir().empty());
   ::mkdir(k.mnt().c_str(), 0755);
@@ -1585,11 +1571,7 @@ TEST_CASE("kernel: after --prefetch of two files completes, reading them fetches
 }
 
 TEST_CASE("kernel: a reader during --prefetch-all is answered before the prefetch finishes") {
-  if (std::string_view(EROFSFS_CLI).empty()) {
-    MESSAGE("erofsfs tool not built: prefetch test skipped");
-    return;
-  }
-  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  SKIP_UNLESS_KERNEL(tool_kernel_unavailable());
   kernel_fixture k;
   REQUIRE(!k.dir().empty());
   const generated_image g = make_kill_test_image(k.dir());
@@ -1648,11 +1630,7 @@ TEST_CASE("kernel: a reader during --prefetch-all is answered before the prefetc
 // ---- concurrent fills -------------------------------------------------------------------------
 
 TEST_CASE("kernel: 8 readers on 8 fill threads read the right bytes and fetch no byte twice") {
-  if (std::string_view(EROFSFS_CLI).empty()) {
-    MESSAGE("erofsfs tool not built: concurrent fill test skipped");
-    return;
-  }
-  SKIP_UNLESS_KERNEL(kernel_fixture::unavailable());
+  SKIP_UNLESS_KERNEL(tool_kernel_unavailable());
   kernel_fixture k;
   REQUIRE(!k.dir().empty());
   const generated_image g = make_kill_test_image(k.dir());

@@ -1,149 +1,293 @@
 // `erofsfs fsck IMG`: reads everything the kernel could be asked for (every inode, directory
 // block, xattr, symlink target, index entry and stored byte of file data; holes are checked by
 // their mapping) and reports each problem with its path. Exit 1 if there was any problem. With
-// --json, each problem and then the summary is one JSON object on standard output.
+// --json, each problem and then the summary is one JSON object on standard output. With -j N
+// the data of regular files is read on N workers; problems are printed in walk order all the
+// same, so the report does not depend on N.
 #include <algorithm>
 
 #include "common.hpp"
 #include "json.hpp"
+#include "parallel.hpp"
 
 namespace erofsfs::cli {
 
 namespace {
 
-int run_fsck(const args& a) {
-  auto o = open_image(a, a.positional[0]);
-  if (!o) return exit_problem;
-  const image& img = o->img;
+// What each worker owns: its read state and its read buffer (bounded: 1 MiB).
+struct fsck_worker {
   read_context ctx;
-  resident_bound resident(*o);  // RSS stays bounded whatever the image size
+  std::vector<std::byte> buf = std::vector<std::byte>(1u << 20);
+};
 
-  std::uint64_t dirs = 0, files = 0, symlinks = 0, others = 0, bytes = 0, problems = 0;
-  std::unordered_set<std::uint64_t> data_checked;  // hard links: read the data once
-  std::vector<std::byte> buf(1u << 20);
-  const bool as_json = a.has("json");
-  auto report_problem = [&](std::string_view path, const error& e) {
-    ++problems;
-    if (!as_json) return report(a.cmd, path, e);
+// One regular file's data check: one job, or one per range of a big file; its first problem
+// (by offset, as a serial check would stop at it) is reported when the last range is done.
+struct file_check {
+  inode ino;
+  std::string path;
+  ordered_output::slot_id slot = 0;
+  std::atomic<unsigned> holders{1};  // the walk while it plans, plus one per range job
+  first_problem problem;
+};
+
+class checker {
+ public:
+  checker(const image& img, const args& a, shared_resident_bound& resident,
+          worker_pool<fsck_worker>& pool, ordered_output& out, scan_counters& counters)
+      : img_(img), a_(a), as_json_(a.has("json")), resident_(resident), pool_(pool), out_(out),
+        counters_(counters) {}
+
+  void run() {
+    auto root = read_inode(img_, img_.sb().root_nid);
+    if (!root) {
+      const auto slot = out_.open();
+      report_problem(slot, "/", root.error());
+      out_.release(slot);
+      return;
+    }
+    struct {
+      checker& c;
+      result<bool> enter(const walk_entry& n) {
+        c.slot_ = c.out_.open();
+        const bool descend = c.check_entry(n);
+        c.out_.release(c.slot_);
+        return descend;
+      }
+      void problem(std::string_view path, const error& e) {
+        const auto slot = c.out_.open();
+        c.report_problem(slot, path, e);
+        c.out_.release(slot);
+      }
+    } visitor{*this};
+    walk_options opts;
+    opts.on_error = walk_errors::report;
+    opts.check_dot_entries = true;
+    (void)walk_tree(img_, *root, "/", ctx_, visitor, opts);  // report mode: problems counted
+    batch_.flush();
+    pool_.wait();
+  }
+
+  void print_summary() const {
+    if (as_json_) {
+      json::object j;
+      j.string("kind", "summary")
+          .number("directories", dirs_)
+          .number("files", files_)
+          .number("symlinks", symlinks_)
+          .number("other_inodes", others_)
+          .number("bytes_read", bytes_.load())
+          .number("problems", problems_.load());
+      json::print_line(j);
+    } else {
+      std::printf("%" PRIu64 " directories, %" PRIu64 " files, %" PRIu64 " symlinks, %" PRIu64
+                  " other inodes, %" PRIu64 " bytes read, %" PRIu64 " problems\n",
+                  dirs_, files_, symlinks_, others_, bytes_.load(), problems_.load());
+    }
+  }
+  std::uint64_t problems() const { return problems_.load(); }
+
+ private:
+  using slot_id = ordered_output::slot_id;
+
+  void report_problem(slot_id slot, std::string_view path, const error& e) {
+    ++problems_;
+    if (!as_json_) {
+      out_.say(slot, stderr,
+               "erofsfs: " + std::string(a_.cmd) + ": " + escape(path) + ": " + e.message());
+      return;
+    }
     json::object j;
     j.string("kind", "problem").string("path", path);
-    json::print_line(json::error_fields(j, e));
-  };
+    out_.say(slot, stdout, json::error_fields(j, e).str());
+  }
 
-  // Holes cost nothing: the extent listing says where they are, and only stored extents are
-  // read (decoded, checked against the source). Cost is O(extents + stored bytes), never the
-  // size a file claims.
-  auto check_data = [&](std::string_view path, const inode& ino) {
-    extent_iterator it(img, ino);
+  // Reads one stored extent (decoded, checked against the source). False after a problem.
+  bool check_extent(fsck_worker& w, file_check& f, const extent& e) {
+    std::uint64_t offset = e.logical;
+    while (offset < e.end()) {  // bounded: offset grows by > 0 each pass or the loop ends
+      const std::size_t want =
+          static_cast<std::size_t>(std::min<std::uint64_t>(w.buf.size(), e.end() - offset));
+      auto n = read(img_, f.ino, offset, std::span(w.buf).first(want), w.ctx);
+      if (!n) {
+        f.problem.offer(offset, n.error());
+        return false;
+      }
+      if (*n == 0) {
+        f.problem.offer(offset, make_error(errc::internal,
+                                           "read returned no data before end of file",
+                                           {.nid = f.ino.nid, .offset = offset}));
+        return false;
+      }
+      offset += *n;
+      bytes_ += *n;
+      counters_.bytes += *n;
+      resident_.data(*n);
+    }
+    return true;
+  }
+
+  // Walks the extent listing of a file: it must tile the file (lazy-loading daemons rely on
+  // it). Each stored extent goes to `stored`, which returns false to stop. Holes cost nothing:
+  // cost is O(extents + stored bytes), never the size a file claims.
+  template <class Stored>
+  void walk_extents(file_check& f, Stored&& stored) {
+    extent_iterator it(img_, f.ino);
     extent e;
     std::uint64_t covered = 0;
     while (true) {  // bounded: the iterator advances through the file and stops at its end
       auto more = it.next(e);
-      if (!more) return report_problem(path, more.error());
+      if (!more) return f.problem.offer(covered, more.error());
       if (!*more) break;
-      // The extent listing is what lazy-loading daemons rely on: it must tile the file.
       if (e.logical != covered)
-        return report_problem(path,
-                              make_error(errc::internal, "extent listing has a gap",
-                                         {.nid = ino.nid, .offset = covered, .value = e.logical}));
+        return f.problem.offer(covered, make_error(errc::internal, "extent listing has a gap",
+                                                   {.nid = f.ino.nid, .offset = covered,
+                                                    .value = e.logical}));
       covered = e.end();
       if (e.kind == extent_kind::hole) continue;
-      std::uint64_t offset = e.logical;
-      while (offset < e.end()) {  // bounded: offset grows by > 0 each pass or the loop ends
-        const std::size_t want =
-            static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), e.end() - offset));
-        auto n = read(img, ino, offset, std::span(buf).first(want), ctx);
-        if (!n) return report_problem(path, n.error());
-        if (*n == 0)
-          return report_problem(
-              path, make_error(errc::internal, "read returned no data before end of file",
-                               {.nid = ino.nid, .offset = offset}));
-        offset += *n;
-        bytes += *n;
-        resident.data(*n);
-      }
+      if (!stored(e)) return;
     }
-    if (covered != ino.size)
-      report_problem(path, make_error(errc::internal, "extent listing does not cover the file",
-                                      {.nid = ino.nid, .offset = covered, .value = ino.size}));
-  };
+    if (covered != f.ino.size)
+      f.problem.offer(covered, make_error(errc::internal, "extent listing does not cover the file",
+                                          {.nid = f.ino.nid, .offset = covered,
+                                           .value = f.ino.size}));
+  }
+
+  void finish(file_check& f) {
+    if (f.problem.has) report_problem(f.slot, f.path, *f.problem.err);
+    counters_.files += 1;
+    out_.release(f.slot);
+  }
+  void drop_hold(const std::shared_ptr<file_check>& f) {
+    if (f->holders.fetch_sub(1) == 1) finish(*f);
+  }
+
+  void check_whole(fsck_worker& w, const std::shared_ptr<file_check>& f) {
+    walk_extents(*f, [&](const extent& e) { return check_extent(w, *f, e); });
+    drop_hold(f);
+  }
+
+  void check_data(const walk_entry& n) {
+    auto f = std::make_shared<file_check>();
+    f->ino = n.ino;
+    f->path = std::string(n.path);
+    f->slot = slot_;
+    out_.hold(slot_);  // released by finish()
+    if (pool_.threads() == 1) {
+      pool_.submit([this, f](fsck_worker& w) { check_whole(w, f); });
+      return;
+    }
+    if (n.ino.size <= split_above) return batch_.add(std::move(f), n.ino.size);
+    // A big file: the walk lists the extents, workers read ranges of whole extents.
+    std::vector<extent> range;
+    std::uint64_t planned = 0;
+    auto submit_range = [&] {
+      if (range.empty()) return;
+      f->holders += 1;
+      pool_.submit([this, f, r = std::move(range)](fsck_worker& w) {
+        for (const extent& x : r)
+          if (!check_extent(w, *f, x)) break;
+        drop_hold(f);
+      });
+      range.clear();
+      planned = 0;
+    };
+    walk_extents(*f, [&](const extent& e) {
+      range.push_back(e);
+      planned += e.length;
+      if (planned >= split_above) submit_range();
+      return true;
+    });
+    submit_range();
+    drop_hold(f);
+  }
 
   // Every index entry, as a page-by-page reader (the kernel) uses it: false if one fails.
-  auto check_index = [&](std::string_view path, const inode& ino) {
-    const auto p = check_mapping(img, ino);
+  bool check_index(std::string_view path, const inode& ino) {
+    const auto p = check_mapping(img_, ino);
     if (!p) return true;
     std::string where(path);
     if (p->entry != index_entry::none)
       where += std::string(": ") + index_entry_name(p->entry) + " " + std::to_string(p->index);
-    report_problem(where, p->err);
+    report_problem(slot_, where, p->err);
     return false;
-  };
+  }
 
-  auto check_entry = [&](const walk_entry& n) -> bool {
+  bool check_entry(const walk_entry& n) {
     const inode& ino = n.ino;
-    resident.inode();
-    auto xs = list_xattrs(img, ino);
-    if (!xs) report_problem(n.path, xs.error());
+    resident_.inode();
+    auto xs = list_xattrs(img_, ino);
+    if (!xs) report_problem(slot_, n.path, xs.error());
     // Hard links: indexes and data are checked once per inode; data only if every entry maps.
-    const bool check = data_checked.insert(ino.nid).second && check_index(n.path, ino);
+    const bool check = data_checked_.insert(ino.nid).second && check_index(n.path, ino);
     switch (ino.type()) {
       case file_type::directory:
-        ++dirs;
+        ++dirs_;
         return true;
       case file_type::regular:
-        ++files;
-        if (check) check_data(n.path, ino);
+        ++files_;
+        if (check) check_data(n);
         return false;
       case file_type::symlink:
-        ++symlinks;
+        ++symlinks_;
         if (check) {
-          auto t = read_link(img, ino, ctx);
+          auto t = read_link(img_, ino, ctx_);
           if (!t)
-            report_problem(n.path, t.error());
+            report_problem(slot_, n.path, t.error());
           else
-            bytes += t->size();
+            bytes_ += t->size();
         }
         return false;
       default:
-        ++others;
+        ++others_;
         return false;
     }
-  };
-  auto root = read_inode(img, img.sb().root_nid);
-  if (!root) {
-    report_problem("/", root.error());
-  } else {
-    struct {
-      decltype(check_entry)& check;
-      decltype(report_problem)& report;
-      result<bool> enter(const walk_entry& n) { return check(n); }
-      void problem(std::string_view path, const error& e) { report(path, e); }
-    } visitor{check_entry, report_problem};
-    walk_options opts;
-    opts.on_error = walk_errors::report;
-    opts.check_dot_entries = true;
-    (void)walk_tree(img, *root, "/", ctx, visitor, opts);  // report mode: problems counted above
   }
-  if (as_json) {
-    json::object j;
-    j.string("kind", "summary")
-        .number("directories", dirs)
-        .number("files", files)
-        .number("symlinks", symlinks)
-        .number("other_inodes", others)
-        .number("bytes_read", bytes)
-        .number("problems", problems);
-    json::print_line(j);
-  } else {
-    std::printf("%" PRIu64 " directories, %" PRIu64 " files, %" PRIu64 " symlinks, %" PRIu64
-                " other inodes, %" PRIu64 " bytes read, %" PRIu64 " problems\n",
-                dirs, files, symlinks, others, bytes, problems);
-  }
-  return problems ? exit_problem : exit_ok;
+
+  const image& img_;
+  const args& a_;
+  const bool as_json_;
+  read_context ctx_;  // the walk's
+  shared_resident_bound& resident_;
+  worker_pool<fsck_worker>& pool_;
+  ordered_output& out_;
+  scan_counters& counters_;
+  slot_id slot_ = 0;  // the walk step's output slot
+  job_batch<file_check, fsck_worker> batch_{
+      pool_, [this](fsck_worker& w, const std::shared_ptr<file_check>& f) { check_whole(w, f); }};
+  std::unordered_set<std::uint64_t> data_checked_;  // hard links: read the data once
+  std::uint64_t dirs_ = 0, files_ = 0, symlinks_ = 0, others_ = 0;
+  std::atomic<std::uint64_t> bytes_{0}, problems_{0};
+};
+
+int run_fsck(const args& a) {
+  unsigned threads = 1;
+  if (!worker_count(a, threads)) return exit_usage;
+  auto o = open_image(a, a.positional[0]);
+  if (!o) return exit_problem;
+  std::unique_ptr<decoded_cache> cache;
+  if (!make_scan_cache(a, o->img, cache)) return exit_usage;
+  shared_resident_bound resident(*o);  // RSS stays bounded whatever the image size
+  worker_pool<fsck_worker> pool(threads, [&] {
+    fsck_worker w;
+    w.ctx.shared_cache = cache.get();
+    return w;
+  });
+  ordered_output out;
+  scan_counters counters;
+  progress_line progress(progress_line::wanted(a), a.cmd, counters, out);
+  checker c(o->img, a, resident, pool, out, counters);
+  c.run();
+  progress.stop();
+  if (!a.has(quiet_option.name)) c.print_summary();
+  return c.problems() ? exit_problem : exit_ok;
 }
 
 constexpr option_def options[] = {
     common::json,
+    jobs_option,
+    scan_cache_option,
+    progress_option,
+    quiet_option,
 };
 constexpr positional_def positionals[] = {{"IMG", arity::one}};
 
