@@ -4,7 +4,8 @@
 set -eu
 pkgs="cmake make g++ clang-14 libclang-rt-14-dev doctest-dev libbenchmark-dev liblz4-dev \
 liblzma-dev zlib1g-dev libzstd-dev erofs-utils pkg-config fuse3 libfuse3-dev \
-libcurl4-openssl-dev nginx python3 cryptsetup-bin $*"
+libcurl4-openssl-dev nginx python3 cryptsetup-bin docker-registry skopeo apache2-utils curl \
+python3-jwt python3-cryptography openssl $*"
 missing=""
 for p in $pkgs; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

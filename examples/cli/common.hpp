@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -40,6 +41,7 @@
 
 #include "commands.hpp"
 #include "decoders.hpp"
+#include "oci.hpp"
 #include "options.hpp"
 #include "verity.hpp"
 
@@ -174,9 +176,10 @@ inline bool make_shared_cache(const args& a, std::unique_ptr<decoded_cache>& out
 // One image or device file. Regular files are mapped (metadata is then parsed in place);
 // block devices (st_size 0) are read with pread, sized with BLKGETSIZE64; http:// and https://
 // URLs are read with ranged GETs (when built with libcurl), and say on stderr what they fetched
-// (on a terminal or with -v) and which request failed last. Any of them holding a seekable zstd
-// EROFS layer (containerd's application/vnd.erofs.layer.v1+zstd: it starts with a zstd frame)
-// is read through seekable_zstd_source, which decodes only the chunks read.
+// (on a terminal) and which request failed last; oci:// URLs (oci.hpp) are a layer of an
+// image in a registry, read the same way. Any of them holding a seekable zstd EROFS layer
+// (containerd's application/vnd.erofs.layer.v1+zstd: it starts with a zstd frame) is read
+// through seekable_zstd_source, which decodes only the chunks read.
 class file_source {
  public:
   file_source() = default;
@@ -200,9 +203,86 @@ class file_source {
   }
 #endif
 
-  // Empty string on success, else what failed. http:// and https:// name remote images.
-  std::string open(const char* path) {
+#ifdef EROFSFS_HAVE_CURL
+  // Layer `i` of a resolved oci:// image, read lazily from the registry.
+  std::string open_layer(oci_image& o, std::size_t i) {
+    const oci::descriptor& d = o.image.layers[i];
+    std::string failure;
+    auto s = o.client->open_blob(d, &failure);
+    if (!s) {
+      std::string e = s.error().message();
+      if (!failure.empty()) e += " (" + escape(failure) + ")";
+      else if (!o.client->last_failure().empty()) e += " (" + escape(o.client->last_failure()) + ")";
+      return e;
+    }
+    http_ = std::make_unique<http_source>(std::move(*s));
+    ref_ = source_ref(*http_);
+    if (oci::is_seekable_zstd_layer(d.media_type)) return open_seekable_layer(d);
+    return {};
+  }
+
+  // A registry layer of media type application/vnd.erofs.layer.v1+zstd over ref_: its
+  // descriptor's annotations place the chunk table (and the verity frame) and give the
+  // table's digest, checked before the table is used.
+  std::string open_seekable_layer(const oci::descriptor& d) {
+#ifdef EROFSFS_HAVE_ZSTD
+    seekable_zstd_options zo;
+    auto offset_of = [&d](const char* key, std::optional<std::uint64_t>& out) -> std::string {
+      const std::string_view v = d.annotation(key);
+      if (v.empty()) return {};
+      std::uint64_t n = 0;
+      const auto r = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (r.ec != std::errc() || r.ptr != v.data() + v.size())
+        return "layer " + d.digest + ": annotation " + key + " is not a number: " +
+               escape(std::string(v));
+      out = n;
+      return {};
+    };
+    if (std::string e = offset_of(seekable_zstd::annotation_chunk_table_offset, zo.chunk_table_offset);
+        !e.empty())
+      return e;
+    if (std::string e = offset_of(seekable_zstd::annotation_verity_offset, zo.verity_offset); !e.empty())
+      return e;
+    zo.chunk_table_digest = d.annotation(seekable_zstd::annotation_chunk_table_digest);
+    auto z = seekable_zstd_source::open(ref_, zo);
+    if (!z) return "layer " + d.digest + " (seekable zstd): " + z.error().message();
+    seekable_ = std::make_unique<seekable_zstd_source>(std::move(*z));
+    ref_ = source_ref(*seekable_);
+    return {};
+#else
+    return "layer " + d.digest + " is a seekable zstd EROFS layer, which needs libzstd, and this "
+           "erofsfs was built without it";
+#endif
+  }
+#endif
+
+  // Empty string on success, else what failed. http:// and https:// name remote images,
+  // oci:// a layer of an image in a registry: `layer` (a digest, may be empty) and `want`
+  // choose it, and `keep` (when given) receives the resolved image for its other layers.
+  std::string open(const char* path, std::string_view layer = {},
+                   const std::string* platform_text = nullptr,
+                   std::unique_ptr<oci_image>* keep = nullptr) {
     const std::string_view p = path;
+    if (p.starts_with("oci://")) {
+#ifdef EROFSFS_HAVE_CURL
+      oci::platform want;
+      if (platform_text) {
+        auto pl = oci::parse_platform(*platform_text);
+        if (!pl) return "--platform " + escape(*platform_text) + ": not OS/ARCH[/VARIANT]";
+        want = *pl;
+      }
+      auto o = std::make_unique<oci_image>();
+      if (std::string e = resolve_oci(p, layer, want, *o); !e.empty()) return escape(e);
+      std::string e = open_layer(*o, o->layer);
+      if (keep) *keep = std::move(o);
+      return e;
+#else
+      (void)layer;
+      (void)platform_text;
+      (void)keep;
+      return "oci:// images need libcurl, and this erofsfs was built without it";
+#endif
+    }
     if (p.starts_with("http://") || p.starts_with("https://")) {
 #ifdef EROFSFS_HAVE_CURL
       std::string failure;
@@ -288,6 +368,9 @@ struct opened_image {
   std::vector<std::unique_ptr<file_source>> devices;
   std::vector<source_ref> device_refs;
   image img;
+#ifdef EROFSFS_HAVE_CURL
+  std::unique_ptr<oci_image> oci;  // when `path` is oci://: its manifest, for the device layers
+#endif
 
   opened_image() = default;
   opened_image(const opened_image&) = delete;
@@ -354,13 +437,57 @@ inline bool window_at_offset(const args& a, const std::string& path, source_ref 
   return true;
 }
 
+#ifdef EROFSFS_HAVE_CURL
+// An oci:// metadata image opened without --device: its devices are the layers that follow
+// (oci.hpp device_layers), and the image is opened again with them. False (reported) when
+// the manifest has fewer layers than the device table names.
+inline bool open_device_layers(const args& a, opened_image& o, const open_options& base) {
+  std::vector<std::string> tags;
+  for (const device_info& d : o.img.device_table()) tags.emplace_back(d.tag());
+  const std::vector<std::size_t> layers = device_layers(*o.oci, tags);
+  if (layers.size() < tags.size()) {
+    report(a.cmd, o.path + ": the image has " + std::to_string(tags.size()) +
+                      " extra device(s) but its manifest only " + std::to_string(layers.size()) +
+                      " more EROFS layer(s); name them with --device");
+    return false;
+  }
+  for (const std::size_t i : layers) {
+    o.devices.push_back(std::make_unique<file_source>());
+    if (std::string e = o.devices.back()->open_layer(*o.oci, i); !e.empty()) {
+      report(a.cmd, o.path + ": layer " + o.oci->image.layers[i].digest + ": " + e);
+      return false;
+    }
+    o.device_refs.push_back(o.devices.back()->ref());
+    o.device_paths.push_back(o.path + "#" + o.oci->image.layers[i].digest);
+  }
+  open_options opts = base;
+  opts.devices = o.device_refs;
+  auto img = open_image(o.primary, opts);
+  if (!img) {
+    report(a.cmd, o.path, img.error());
+    return false;
+  }
+  o.img = std::move(*img);
+  return true;
+}
+#endif
+
 // Opens `path` with the --device files and --offset of `a`; prints the error and returns
 // nullptr on failure.
 inline std::unique_ptr<opened_image> open_image(const args& a, const std::string& path) {
   auto o = std::make_unique<opened_image>();
   o->path = path;
   o->device_paths = a.values("device");
-  if (std::string e = o->file.open(path.c_str()); !e.empty()) {
+  const std::string* layer = a.value("layer");
+  const std::string* platform_text = a.value("platform");
+#ifdef EROFSFS_HAVE_CURL
+  std::unique_ptr<oci_image>* keep = &o->oci;
+#else
+  std::unique_ptr<oci_image>* keep = nullptr;  // no oci:// without libcurl
+#endif
+  if (std::string e = o->file.open(path.c_str(), layer ? std::string_view(*layer) : std::string_view(),
+                                   platform_text, keep);
+      !e.empty()) {
     report(a.cmd, path + ": " + e);
     return nullptr;
   }
@@ -376,7 +503,7 @@ inline std::unique_ptr<opened_image> open_image(const args& a, const std::string
   if (!window_at_offset(a, path, file, o->primary)) return nullptr;
   for (const std::string& d : o->device_paths) {
     o->devices.push_back(std::make_unique<file_source>());
-    if (std::string e = o->devices.back()->open(d.c_str()); !e.empty()) {
+    if (std::string e = o->devices.back()->open(d.c_str(), {}, platform_text); !e.empty()) {
       report(a.cmd, d + ": " + e);
       return nullptr;
     }
@@ -391,6 +518,12 @@ inline std::unique_ptr<opened_image> open_image(const args& a, const std::string
     return nullptr;
   }
   o->img = std::move(*img);
+#ifdef EROFSFS_HAVE_CURL
+  if (o->oci && o->device_paths.empty() && o->img.sb().extra_devices > 0) {
+    if (!open_device_layers(a, *o, opts)) return nullptr;
+    return o;
+  }
+#endif
   if (o->device_paths.empty() && o->img.sb().extra_devices > 0)
     report(a.cmd, path + ": the image has " + std::to_string(o->img.sb().extra_devices) +
                       " extra device(s) and none was given: their data is read from this file "

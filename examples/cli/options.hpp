@@ -70,6 +70,12 @@ inline constexpr option_def device{"device", 0, value_kind::text, "FILE",
                                    "an extra blob device of the image, in device-table order "
                                    "(like mount -o device=)",
                                    true};
+inline constexpr option_def layer{"layer", 0, value_kind::text, "DIGEST",
+                                  "for an oci:// IMG: the layer (sha256:...) that is the EROFS "
+                                  "image (default: the first EROFS layer)"};
+inline constexpr option_def platform{"platform", 0, value_kind::text, "OS/ARCH[/VARIANT]",
+                                     "for an oci:// image index: the platform's manifest "
+                                     "(default: linux/amd64)"};
 inline constexpr option_def offset{"offset", 0, value_kind::number, "N",
                                    "the EROFS image starts at byte N of IMG (e.g. inside a "
                                    "partition dump)"};
@@ -89,8 +95,8 @@ inline constexpr option_def verity_offset{"verity-offset", 0, value_kind::number
                                           "file (default 0)"};
 // How every image-reading command finds its image and devices: one list, so the commands
 // cannot drift apart (open_image_from_args in common.hpp reads exactly these).
-inline constexpr option_def image_options[] = {device, offset, verity_root, verity_hash,
-                                               verity_offset};
+inline constexpr option_def image_options[] = {device, layer, platform, offset, verity_root,
+                                               verity_hash, verity_offset};
 }  // namespace common
 
 // The result of parsing one command line. Option lookups name options of the command's table;

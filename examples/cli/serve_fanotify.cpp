@@ -88,9 +88,13 @@ int run_serve_fanotify(const args& a) {
 
   // The image (from --offset on) and its blobs, opened like every other command opens them.
   std::vector<std::unique_ptr<file_source>> files;
+  const std::string* layer = a.value("layer");
   for (const std::string& p : src_paths) {
     files.push_back(std::make_unique<file_source>());
-    if (std::string e = files.back()->open(p.c_str()); !e.empty()) {
+    const bool image = files.size() == 1;  // --layer chooses IMG's layer, not the devices'
+    if (std::string e = files.back()->open(p.c_str(), image && layer ? *layer : std::string_view(),
+                                           a.value("platform"));
+        !e.empty()) {
       report(a.cmd, p + ": " + e);
       return exit_problem;
     }

@@ -201,6 +201,11 @@ inline constexpr char invalid_first_dirent_nameoff[] = "invalid first dirent nam
 inline constexpr char ishare_xattr_prefix_id_out_of_range[] = "ishare xattr prefix id out of range";
 inline constexpr char journal_device_count_differs_from_the_cache[] =
     "journal device count differs from the cache";
+inline constexpr char json_document_too_large[] = "JSON: document too large";
+inline constexpr char json_is_malformed[] = "JSON is malformed";
+inline constexpr char json_nesting_too_deep[] = "JSON: nesting too deep";
+inline constexpr char json_object_has_a_duplicate_key[] = "JSON: object has a duplicate key";
+inline constexpr char json_too_many_values[] = "JSON: too many values";
 inline constexpr char last_dirent_nameoff_out_of_block[] = "last dirent nameoff out of block";
 inline constexpr char lcluster_0_does_not_start_an_extent[] = "lcluster 0 does not start an extent";
 inline constexpr char lcluster_beyond_the_compact_index_array[] =
@@ -268,6 +273,64 @@ inline constexpr char not_a_directory[] = "not a directory";
 inline constexpr char not_a_symlink[] = "not a symlink";
 inline constexpr char number_of_devices_given_differs_from_the_image_s_device[] =
     "number of devices given differs from the image's device table";
+inline constexpr char oci_annotations_are_not_strings[] = "OCI: annotations are not strings";
+inline constexpr char oci_auth_file_is_malformed[] = "OCI: auth file is malformed";
+inline constexpr char oci_auth_scheme_is_not_basic_or_bearer[] =
+    "OCI: auth scheme is not basic or bearer";
+inline constexpr char oci_blob_not_found[] = "OCI: blob not found";
+inline constexpr char oci_blob_size_differs_from_its_descriptor[] =
+    "OCI: blob size differs from its descriptor";
+inline constexpr char oci_content_does_not_match_its_digest[] =
+    "OCI: content does not match its digest";
+inline constexpr char oci_credential_helpers_are_not_supported[] =
+    "OCI: credential helpers are not supported";
+inline constexpr char oci_descriptor_lacks_media_type_digest_or_size[] =
+    "OCI: descriptor lacks media type digest or size";
+inline constexpr char oci_descriptor_media_type_is_malformed[] =
+    "OCI: descriptor media type is malformed";
+inline constexpr char oci_descriptor_size_above_2_63[] = "OCI: descriptor size above 2^63";
+inline constexpr char oci_digest_algorithm_is_not_sha256[] = "OCI: digest algorithm is not sha256";
+inline constexpr char oci_digest_is_malformed[] = "OCI: digest is malformed";
+inline constexpr char oci_document_larger_than_the_cap[] = "OCI: document larger than the cap";
+inline constexpr char oci_index_entry_is_not_an_image_manifest[] =
+    "OCI: index entry is not an image manifest";
+inline constexpr char oci_index_has_no_manifest_for_the_platform[] =
+    "OCI: index has no manifest for the platform";
+inline constexpr char oci_index_has_no_manifests_array[] = "OCI: index has no manifests array";
+inline constexpr char oci_manifest_has_no_erofs_layer[] = "OCI: manifest has no EROFS layer";
+inline constexpr char oci_manifest_has_no_layer_with_the_digest[] =
+    "OCI: manifest has no layer with the digest";
+inline constexpr char oci_manifest_has_no_layers_array[] = "OCI: manifest has no layers array";
+inline constexpr char oci_manifest_is_not_an_object[] = "OCI: manifest is not an object";
+inline constexpr char oci_manifest_media_type_differs_from_content_type[] =
+    "OCI: manifest media type differs from content type";
+inline constexpr char oci_manifest_media_type_is_not_supported[] =
+    "OCI: manifest media type is not supported";
+inline constexpr char oci_manifest_not_found[] = "OCI: manifest not found";
+inline constexpr char oci_manifest_schema_version_is_not_2[] =
+    "OCI: manifest schema version is not 2";
+inline constexpr char oci_manifest_size_differs_from_its_descriptor[] =
+    "OCI: manifest size differs from its descriptor";
+inline constexpr char oci_platform_lacks_os_or_architecture[] =
+    "OCI: platform lacks os or architecture";
+inline constexpr char oci_reference_has_no_repository[] = "OCI: reference has no repository";
+inline constexpr char oci_reference_host_is_malformed[] = "OCI: reference host is malformed";
+inline constexpr char oci_reference_repository_is_malformed[] =
+    "OCI: reference repository is malformed";
+inline constexpr char oci_reference_tag_is_malformed[] = "OCI: reference tag is malformed";
+inline constexpr char oci_registry_refused_the_credentials[] =
+    "OCI: registry refused the credentials";
+inline constexpr char oci_registry_request_failed[] = "OCI: registry request failed";
+inline constexpr char oci_registry_requires_credentials[] = "OCI: registry requires credentials";
+inline constexpr char oci_registry_unexpected_status[] = "OCI: registry unexpected status";
+inline constexpr char oci_token_is_not_header_safe[] = "OCI: token is not header safe";
+inline constexpr char oci_token_realm_is_not_an_http_url[] = "OCI: token realm is not an HTTP url";
+inline constexpr char oci_token_realm_is_plain_http_for_an_https_registry[] =
+    "OCI: token realm is plain HTTP for an https registry";
+inline constexpr char oci_token_response_has_no_token[] = "OCI: token response has no token";
+inline constexpr char oci_token_service_refused_the_credentials[] =
+    "OCI: token service refused the credentials";
+inline constexpr char oci_www_authenticate_is_malformed[] = "OCI: WWW-Authenticate is malformed";
 inline constexpr char offset_at_or_beyond_end_of_file[] = "offset at or beyond end of file";
 inline constexpr char offset_source_needs_a_sized_source_or_a_length[] =
     "offset_source needs a sized source or a length";

@@ -74,6 +74,11 @@ struct http_options {
   std::uint64_t cache_bytes = std::uint64_t{64} << 20;  // block cache bound; < block_size: off
   std::uint32_t max_idle_connections = 16;    // pooled handles kept between requests
   std::string user_agent = "erofsfs";
+  // Extra request headers ("Name: value", e.g. a registry's "Authorization: Bearer ..."). No
+  // CR or LF (refused by open). libcurl sends a custom Authorization header only to the URL's
+  // own scheme, host and port, not to a host a redirect leads to (CURLOPT_UNRESTRICTED_AUTH
+  // stays off), so a registry's redirect to storage does not leak it.
+  std::vector<std::string> headers;
 };
 
 // Totals since open(), for a "fetched N bytes" summary. Read without locking; each field is
@@ -354,6 +359,12 @@ class http_state {
       : url_(std::move(url)), opt_(opt), cache_(opt.cache_bytes),
         init_(curl_global_init(CURL_GLOBAL_DEFAULT)) {
     headers_ = curl_slist_append(nullptr, "Accept-Encoding: identity");
+    for (const std::string& h : opt.headers)  // a null list marks the failure (initialised())
+      if (headers_) {
+        curl_slist* more = curl_slist_append(headers_, h.c_str());
+        if (!more) curl_slist_free_all(headers_);
+        headers_ = more;
+      }
   }
   http_state(const http_state&) = delete;
   http_state& operator=(const http_state&) = delete;
@@ -678,6 +689,9 @@ class http_source {
       return bad(opt.max_request_blocks);
     if (opt.max_retries > 30) return bad(opt.max_retries);
     if (opt.request_timeout_ms == 0) return bad(0);
+    for (const std::string& h : opt.headers)
+      if (h.find_first_of("\r\n", 0, 3) != std::string::npos || h.find(':') == std::string::npos)
+        return bad(h.size());
     http_source s;
     s.st_ = std::make_unique<detail::http_state>(std::string(url), opt);
     if (!s.st_->initialised())
