@@ -21,7 +21,13 @@ TEST_CASE("oci registry: the registry client tests") {
 
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <thread>
 
 #include <filesystem>
 #include <fstream>
@@ -571,3 +577,127 @@ TEST_CASE("oci registry: the erofsfs tool names a missing tag and a manifest wit
 }  // namespace
 
 #endif  // EROFSFS_HAVE_CURL
+
+#ifdef EROFSFS_HAVE_CURL
+// --- serve-fanotify straight from the registry (host kernel, root, Linux 6.14+) ----------------
+
+namespace {
+
+// Runs `erofsfs serve-fanotify` on `args` (sources and their --sparse files) with --mount DIR,
+// compares every regular file of the mount with the kernel manifest of fixture `name`, stops it
+// with SIGTERM and checks it unmounted. False (with a MESSAGE) when this machine cannot run it.
+bool serve_from_registry_matches(const std::vector<std::string>& args, const std::string& name,
+                                 const std::string& tmp) {
+  if (::geteuid() != 0) {
+    MESSAGE("oci skipped: serve-fanotify needs root");
+    return false;
+  }
+  const std::string mnt = tmp + "/mnt", log = tmp + "/serve.log";
+  ::mkdir(mnt.c_str(), 0755);
+  std::vector<std::string> all{EROFSFS_CLI, "serve-fanotify"};
+  all.insert(all.end(), args.begin(), args.end());
+  all.insert(all.end(), {"--mount", mnt});
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_addopen(&fa, 2, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  pid_t pid;
+  const int e = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  REQUIRE(e == 0);
+  bool up = false, exited = false;
+  int status = 0;
+  for (int i = 0; i < 1200 && !up && !exited; ++i) {  // bounded: about a minute
+    up = erofsfs::test::read_text(log).find("mounted on") != std::string::npos;
+    if (!up) {
+      exited = ::waitpid(pid, &status, WNOHANG) == pid;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  if (!up) {
+    if (!exited) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+    }
+    const std::string text = erofsfs::test::read_text(log);
+    if (text.find("fanotify") != std::string::npos &&
+        (text.find("not supported") != std::string::npos || text.find("EINVAL") != std::string::npos ||
+         text.find("Invalid argument") != std::string::npos)) {
+      MESSAGE("oci skipped: this kernel has no fanotify pre-content events: " << text);
+      return false;
+    }
+    FAIL("serve-fanotify did not mount: " << text);
+  }
+  std::string err;
+  auto kernel = erofsfs::test::load_manifest(images_dir + "/" + name + "/manifest.jsonl", err);
+  REQUIRE_MESSAGE(kernel, err);
+  std::size_t files = 0;
+  for (const auto& kv : *kernel) {
+    if (kv.second.type != "file" || kv.second.sha256.empty()) continue;
+    ++files;
+    CHECK_MESSAGE(erofsfs::test::sha256_file(mnt + kv.first) == kv.second.sha256, kv.first);
+  }
+  CHECK(files > 0);
+  ::kill(pid, SIGTERM);
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(erofsfs::test::read_text("/proc/self/mountinfo").find(" " + mnt + " ") == std::string::npos);
+  const std::string text = erofsfs::test::read_text(log);
+  CAPTURE(text);
+  CHECK(text.find("fill errors 0") != std::string::npos);
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("oci registry: serve-fanotify serves a pushed fixture lazily with every file's sha256 right") {
+  EROFSFS_NEED_TOOL();
+  EROFSFS_NEED_REGISTRY(reg, oci_registry::auth::none);
+  const std::string name = "lz4hc-pcluster16k";
+  push(reg, "serve/one", "v1", erofs_layers({fixture_file(name)}));
+  serve_from_registry_matches(
+      {"oci://" + reg.host() + "/serve/one:v1", "--sparse", reg.dir() + "/img.sparse"}, name,
+      reg.dir());
+}
+
+TEST_CASE("oci registry: serve-fanotify serves a metadata image and its device layers from the registry") {
+  EROFSFS_NEED_TOOL();
+  EROFSFS_NEED_REGISTRY(reg, oci_registry::auth::none);
+  const std::string name = "rebuild-two-layers";
+  auto pushed = push(reg, "serve/layers", "v1",
+                     erofs_layers({fixture_file(name), fixture_file(name, ".layer1.erofs"),
+                                   fixture_file(name, ".layer2.erofs")}));
+  REQUIRE(pushed.layer_digests.size() == 3);
+  const std::string url = "oci://" + reg.host() + "/serve/layers:v1";
+  serve_from_registry_matches({url, "--sparse", reg.dir() + "/img.sparse",
+                               "--device", url + "#" + pushed.layer_digests[1], "--sparse",
+                               reg.dir() + "/l1.sparse",
+                               "--device", url + "#" + pushed.layer_digests[2], "--sparse",
+                               reg.dir() + "/l2.sparse"},
+                              name, reg.dir());
+}
+
+TEST_CASE("oci registry: serve-fanotify serves a seekable zstd layer from the registry") {
+#ifndef EROFSFS_HAVE_ZSTD
+  MESSAGE("codec skipped: seekable zstd layers need libzstd");
+  return;
+#else
+  EROFSFS_NEED_TOOL();
+  EROFSFS_NEED_REGISTRY(reg, oci_registry::auth::none);
+  const std::string name = "lz4hc-pcluster16k";
+  const auto layer = erofsfs::test::make_seekable_layer(file_bytes(fixture_file(name)), 65536);
+  const std::string file = reg.dir() + "/layer.erofs.zst";
+  write_bytes(file, layer.blob);
+  push(reg, "serve/zst", "v1",
+       {{file, std::string(oci::media_type::erofs_layer_zstd),
+         {{erofsfs::seekable_zstd::annotation_chunk_table_offset, std::to_string(layer.table_offset)},
+          {erofsfs::seekable_zstd::annotation_chunk_table_digest, layer.table_digest}}}});
+  serve_from_registry_matches(
+      {"oci://" + reg.host() + "/serve/zst:v1", "--sparse", reg.dir() + "/img.sparse"}, name,
+      reg.dir());
+#endif
+}
+#endif
