@@ -12,6 +12,10 @@
 
 #include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <cinttypes>
 #include <cstdint>
 #include <cstdio>
@@ -173,6 +177,55 @@ inline bool make_shared_cache(const args& a, std::unique_ptr<decoded_cache>& out
 
 // --- opening --------------------------------------------------------------------------------
 
+#ifdef EROFSFS_HAVE_CURL
+// The live line of a long remote transfer: from one second after it starts, every 250 ms,
+// "erofsfs: URL: fetched N MiB (R MiB/s)" redrawn on stderr, erased when the source is done.
+// Only when stderr is a terminal and stdout is not (the line would tear the output on the
+// screen), and not for extract/fsck, whose own progress line counts the bytes.
+class remote_progress {
+ public:
+  remote_progress(const http_source& src, std::string url) : src_(src), url_(std::move(url)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  remote_progress(const remote_progress&) = delete;
+  remote_progress& operator=(const remote_progress&) = delete;
+  ~remote_progress() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    using clock = std::chrono::steady_clock;
+    const auto start = clock::now();
+    bool drawn = false;
+    std::unique_lock<std::mutex> lock(mu_);
+    if (cv_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) return;
+    // bounded: ends when the source's owner stops it
+    do {
+      const double mib = static_cast<double>(src_.counters().bytes_fetched) / (1 << 20);
+      const double secs = std::chrono::duration<double>(clock::now() - start).count();
+      std::fprintf(stderr, "\r\x1b[Kerofsfs: %s: fetched %.1f MiB (%.1f MiB/s)", url_.c_str(), mib,
+                   secs > 0 ? mib / secs : 0.0);
+      std::fflush(stderr);
+      drawn = true;
+    } while (!cv_.wait_for(lock, std::chrono::milliseconds(250), [this] { return stop_; }));
+    if (drawn) std::fputs("\r\x1b[K", stderr);
+  }
+
+  const http_source& src_;
+  std::string url_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+#endif
+
 // One image or device file. Regular files are mapped (metadata is then parsed in place);
 // block devices (st_size 0) are read with pread, sized with BLKGETSIZE64; http:// and https://
 // URLs are read with ranged GETs (when built with libcurl), and say on stderr what they fetched
@@ -189,6 +242,7 @@ class file_source {
 #ifdef EROFSFS_HAVE_CURL
   // A remote image tells what it cost: on a terminal, one summary line when the tool is done.
   ~file_source() {
+    progress_.reset();  // stops the live line before the summary
     if (!http_) return;
     if (const std::string f = http_->last_failure(); !f.empty())
       std::fprintf(stderr, "erofsfs: last failed request: %s\n", escape(f).c_str());
@@ -316,6 +370,14 @@ class file_source {
     return seekable_if_zstd();
   }
   source_ref ref() const noexcept { return ref_; }
+  // Starts the live line of a remote transfer (remote_progress) when this is a remote source
+  // and stderr is a terminal while stdout is not.
+  void show_live_progress() {
+#ifdef EROFSFS_HAVE_CURL
+    if (http_ && !progress_ && ::isatty(STDERR_FILENO) && !::isatty(STDOUT_FILENO))
+      progress_ = std::make_unique<remote_progress>(*http_, escape(http_->url()));
+#endif
+  }
   // The dm-verity tree a seekable zstd layer carries (superblock first), or an empty ref.
   source_ref embedded_verity_tree() const noexcept {
 #ifdef EROFSFS_HAVE_ZSTD
@@ -351,6 +413,7 @@ class file_source {
   mmap_source map_;
 #ifdef EROFSFS_HAVE_CURL
   std::unique_ptr<http_source> http_;
+  std::unique_ptr<remote_progress> progress_;  // after http_: stopped before it goes
 #endif
 #ifdef EROFSFS_HAVE_ZSTD
   std::unique_ptr<seekable_zstd_source> seekable_;  // reads through ref_ before it was replaced
@@ -491,6 +554,12 @@ inline std::unique_ptr<opened_image> open_image(const args& a, const std::string
     report(a.cmd, path + ": " + e);
     return nullptr;
   }
+  // extract and fsck draw their own progress line (it counts the bytes); the others show the
+  // transfer's.
+  bool own_progress = false;
+  if (a.spec)
+    for (const option_def& d : a.spec->options) own_progress |= std::string_view(d.name) == "progress";
+  if (!own_progress) o->file.show_live_progress();
   source_ref file = o->file.ref();
   if (wants_verity(a)) {
     if (std::string e = verified_source::open(file, a, o->verified, o->file.embedded_verity_tree());
