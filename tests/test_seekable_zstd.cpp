@@ -340,7 +340,8 @@ TEST_CASE("seekable zstd: the chunk table digest annotation is checked before th
   auto bad = seekable_zstd_source::open(blob, opt);
   REQUIRE_FALSE(bad);
   CHECK(bad.error().what == what::seekable_zstd_chunk_table_digest_mismatch);
-  opt.chunk_table_digest = "sha256:" + l.table_digest.substr(7);
+  const std::string sha256_named = "sha256:" + l.table_digest.substr(7);  // outlives open()
+  opt.chunk_table_digest = sha256_named;
   auto malformed = seekable_zstd_source::open(blob, opt);
   REQUIRE_FALSE(malformed);
   CHECK(malformed.error().what == what::seekable_zstd_chunk_table_digest_not_sha512_hex);
