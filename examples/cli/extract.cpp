@@ -400,18 +400,15 @@ class extractor {
     // A big file: ranges of whole extents, about split_above bytes each, one job per range.
     extent_iterator it(img_, f->ino);
     extent e;
-    std::uint64_t covered = 0, planned = 0;
-    std::vector<extent> range;
+    std::uint64_t covered = 0;
+    extent_ranges ranges;
     auto submit_range = [&] {
-      if (range.empty()) return;
       f->holders += 1;
-      pool_.submit([this, f, r = std::move(range)](extract_worker& w) {
+      pool_.submit([this, f, r = ranges.take()](extract_worker& w) {
         for (const extent& x : r)
           if (!write_extent(w, *f, x)) break;
         drop_hold(f);
       });
-      range.clear();
-      planned = 0;
     };
     while (true) {  // bounded: the iterator advances through the file and stops at its end
       auto more = it.next(e);
@@ -422,11 +419,9 @@ class extractor {
       if (!*more) break;
       covered = e.end();
       if (e.kind == extent_kind::hole) continue;
-      range.push_back(e);
-      planned += e.length;
-      if (planned >= split_above) submit_range();
+      if (ranges.add(e)) submit_range();
     }
-    submit_range();
+    if (!ranges.empty()) submit_range();
     drop_hold(f);
   }
 

@@ -178,26 +178,20 @@ class checker {
     }
     if (n.ino.size <= split_above) return batch_.add(std::move(f), n.ino.size);
     // A big file: the walk lists the extents, workers read ranges of whole extents.
-    std::vector<extent> range;
-    std::uint64_t planned = 0;
+    extent_ranges ranges;
     auto submit_range = [&] {
-      if (range.empty()) return;
       f->holders += 1;
-      pool_.submit([this, f, r = std::move(range)](fsck_worker& w) {
+      pool_.submit([this, f, r = ranges.take()](fsck_worker& w) {
         for (const extent& x : r)
           if (!check_extent(w, *f, x)) break;
         drop_hold(f);
       });
-      range.clear();
-      planned = 0;
     };
     walk_extents(*f, [&](const extent& e) {
-      range.push_back(e);
-      planned += e.length;
-      if (planned >= split_above) submit_range();
+      if (ranges.add(e)) submit_range();
       return true;
     });
-    submit_range();
+    if (!ranges.empty()) submit_range();
     drop_hold(f);
   }
 

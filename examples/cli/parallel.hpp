@@ -368,6 +368,27 @@ class shared_resident_bound {
 // each worker writes its range with pwrite at the range's offsets.
 inline constexpr std::uint64_t split_above = 1u << 20;
 
+// Groups a big file's stored extents, in file order, into ranges of whole extents of about
+// split_above bytes each: add() every extent, and hand a worker take() whenever add() says the
+// range is full, and once more at the end if not empty().
+class extent_ranges {
+ public:
+  bool add(const extent& e) {
+    range_.push_back(e);
+    planned_ += e.length;
+    return planned_ >= split_above;
+  }
+  bool empty() const noexcept { return range_.empty(); }
+  std::vector<extent> take() noexcept {
+    planned_ = 0;
+    return std::exchange(range_, {});
+  }
+
+ private:
+  std::vector<extent> range_;
+  std::uint64_t planned_ = 0;
+};
+
 // The first problem of one file, by file offset: what a serial pass, which stops at the first
 // problem, would have reported. Workers writing ranges of one file offer theirs; the lowest
 // offset wins, whatever the order the workers ran in.
