@@ -33,9 +33,9 @@
 #include "support/fixture_list.hpp"
 #include "support/manifest.hpp"
 #include "support/mounted_tree.hpp"
+#include "support/run_program.hpp"
 #include "support/sha256.hpp"
 
-extern char** environ;
 
 namespace {
 
@@ -112,34 +112,14 @@ struct temp_dir {
   }
 };
 
-struct run_result {
-  int rc = -1;
-  std::string out, err;
-};
+using erofsfs::test::run_result;
 
-// Runs `program` with `args`, stdout and stderr captured through files (no pipe deadlocks).
+// Runs `program` with `args`, stdout and stderr captured.
 run_result run_program(const std::string& program, const std::vector<std::string>& args) {
-  temp_dir io;
-  const std::string out_path = (io.path / "out").string(), err_path = (io.path / "err").string();
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   std::vector<std::string> all{program};
   all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  const int e = posix_spawnp(&pid, program.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  REQUIRE(e == 0);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  run_result r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
+  run_result r = erofsfs::test::run_program(all);
+  REQUIRE_MESSAGE(r.spawned, program << ": " << r.err);
   return r;
 }
 

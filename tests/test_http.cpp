@@ -37,8 +37,8 @@ TEST_CASE("http: the HTTP source tests") {
 #include "support/fixture_list.hpp"
 #include "support/http_servers.hpp"
 #include "support/manifest.hpp"
+#include "support/run_program.hpp"
 
-extern char** environ;
 
 namespace {
 
@@ -525,11 +525,6 @@ TEST_CASE("http fault: an image opened through a failing server gives the source
 
 // --- the erofsfs tool -----------------------------------------------------------------------
 
-struct run_result {
-  int rc = -1;
-  std::string out, err;
-};
-
 std::string slurp(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::ostringstream ss;
@@ -537,27 +532,12 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-// Runs argv with stdout and stderr captured through files.
-run_result run(const std::vector<std::string>& args, const std::string& tmp) {
-  const std::string out = tmp + "/out", err = tmp + "/err";
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<std::string> all = args;
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  const int e = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  REQUIRE(e == 0);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  run_result r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out);
-  r.err = slurp(err);
+using erofsfs::test::run_result;
+
+// Runs argv with stdout and stderr captured (`tmp` is no longer needed for the capture).
+run_result run(const std::vector<std::string>& args, const std::string& /*tmp*/) {
+  run_result r = erofsfs::test::run_program(args);
+  REQUIRE_MESSAGE(r.spawned, args[0] << ": " << r.err);
   return r;
 }
 

@@ -38,6 +38,7 @@ TEST_CASE("oci registry: the registry client tests") {
 #include <vector>
 
 #include "support/fixture_list.hpp"
+#include "support/run_program.hpp"
 #include "support/manifest.hpp"
 #include "support/oci_registry.hpp"
 #ifdef EROFSFS_HAVE_ZSTD
@@ -365,48 +366,26 @@ TEST_CASE("oci registry: token auth with wrong credentials is refused by the tok
 
 // --- the erofsfs tool -------------------------------------------------------------------------
 
-struct run_result {
-  int rc = -1;
-  std::string out, err;
-};
+using erofsfs::test::run_result;
 
-// Runs the tool with `args`, stdout and stderr captured through files in `tmp`, with
-// REGISTRY_AUTH_FILE set to `auth_file` (or unset when empty) and HOME pointing at `tmp` so
-// no real ~/.docker/config.json is read.
+// Runs the tool with `args`, stdout and stderr captured, with REGISTRY_AUTH_FILE set to
+// `auth_file` (or unset when empty) and HOME pointing at `tmp` so no real
+// ~/.docker/config.json is read.
 run_result run_tool(const std::vector<std::string>& args, const std::string& tmp,
                     const std::string& auth_file = "") {
-  const std::string out = tmp + "/out", err = tmp + "/err";
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   std::vector<std::string> all{EROFSFS_CLI};
   all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_text;
+  std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     const std::string_view v = *e;
     if (v.substr(0, 19) != "REGISTRY_AUTH_FILE=" && v.substr(0, 5) != "HOME=" &&
         v.substr(0, 14) != "DOCKER_CONFIG=")
-      env_text.emplace_back(v);
+      env.emplace_back(v);
   }
-  env_text.push_back("HOME=" + tmp);
-  if (!auth_file.empty()) env_text.push_back("REGISTRY_AUTH_FILE=" + auth_file);
-  std::vector<char*> envp;
-  for (std::string& e : env_text) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  pid_t pid;
-  const int e = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  REQUIRE(e == 0);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  run_result r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = erofsfs::test::read_text(out);
-  r.err = erofsfs::test::read_text(err);
+  env.push_back("HOME=" + tmp);
+  if (!auth_file.empty()) env.push_back("REGISTRY_AUTH_FILE=" + auth_file);
+  run_result r = erofsfs::test::run_program(all, &env);
+  REQUIRE_MESSAGE(r.spawned, r.err);
   return r;
 }
 

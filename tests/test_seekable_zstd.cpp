@@ -34,10 +34,10 @@
 #include <erofsfs/io/verity_source.hpp>
 
 #include "support/http_servers.hpp"
+#include "support/run_program.hpp"
 #include "support/seekable_layer.hpp"
 #endif
 
-extern char** environ;
 
 namespace {
 
@@ -646,39 +646,14 @@ TEST_CASE("seekable zstd: a root digest annotation gives its hex digits") {
 
 // ---- the erofsfs tool --------------------------------------------------------------------
 
-struct run_result {
-  int rc = -1;
-  std::string out, err;
-};
+using test::run_result;
 
-std::string slurp_text(const std::string& path) {
-  const std::vector<std::byte> b = slurp(path);
-  return std::string(reinterpret_cast<const char*>(b.data()), b.size());
-}
-
-// Runs the tool with `args`, stdout and stderr captured through files.
+// Runs the tool with `args`, stdout and stderr captured.
 run_result run_cli(const std::vector<std::string>& args) {
-  temp_dir io;
-  const std::string out_path = io / "out", err_path = io / "err";
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
   std::vector<std::string> all{EROFSFS_CLI};
   all.insert(all.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  const int e = posix_spawn(&pid, EROFSFS_CLI, &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  REQUIRE(e == 0);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  run_result r;
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp_text(out_path);
-  r.err = slurp_text(err_path);
+  run_result r = test::run_program(all);
+  REQUIRE_MESSAGE(r.spawned, r.err);
   return r;
 }
 

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "support/manifest.hpp"
+#include "support/run_program.hpp"
 #include "support/sha256.hpp"
 
 extern char** environ;
@@ -58,38 +59,11 @@ struct temp_dir {
   std::string operator/(const std::string& name) const { return path + "/" + name; }
 };
 
-struct run_result {
-  int rc = -1;
-  std::string out, err;
-};
+using erofsfs::test::run_result;
 
-// Runs a program (found on PATH) with stdout and stderr captured through files.
-run_result run(const std::vector<std::string>& args) {
-  temp_dir io;
-  const std::string out_path = io / "out", err_path = io / "err";
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  posix_spawn_file_actions_addopen(&fa, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-  std::vector<std::string> all = args;
-  std::vector<char*> argv;
-  for (std::string& a : all) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid;
-  const int e = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  run_result r;
-  if (e != 0) {
-    r.err = std::strerror(e);
-    return r;
-  }
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  r.rc = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
-  return r;
-}
+// Runs a program (found on PATH) with stdout and stderr captured; a program that cannot be
+// started gives rc -1 and the reason in err.
+run_result run(const std::vector<std::string>& args) { return erofsfs::test::run_program(args); }
 
 // Why veritysetup cannot be used here, or "".
 std::string no_veritysetup() {
