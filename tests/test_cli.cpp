@@ -894,6 +894,27 @@ TEST_CASE("cli: extract copies plain extents in the kernel and the files are the
   check_extracted(out, load("plain-4k"));
 }
 
+TEST_CASE("cli: extract splices plain extents in the kernel across filesystems") {
+  if (!have_cli() || !can_extract_as_root()) return;
+  // The image on the disk, DIR on tmpfs: copy_file_range is EXDEV there, and the tool moves
+  // the image's pages through a pipe instead. The files must still be the image's bytes.
+  const fs::path base = tmpfs_base();
+  struct statfs img_fs {}, out_fs {};
+  REQUIRE(::statfs(image_path("plain-4k").c_str(), &img_fs) == 0);
+  REQUIRE(::statfs(base.c_str(), &out_fs) == 0);
+  if (img_fs.f_type == out_fs.f_type) {
+    MESSAGE("fixtures and " << base << " are on one filesystem type: splice case skipped");
+    return;
+  }
+  temp_dir tmp(base);
+  const fs::path out = tmp.path / "tree";
+  const auto r = run_cli({"extract", "-j", "2", image_path("plain-4k"), out.string()});
+  CHECK(r.err == "");
+  REQUIRE(r.rc == 0);
+  CHECK(contains(r.out, " copied in the kernel) into "));
+  check_extracted(out, load("plain-4k"));
+}
+
 TEST_CASE("cli: extract copies in the kernel from an image at --offset, at the shifted place") {
   if (!have_cli() || !can_extract_as_root()) return;
   // An image inside a bigger file: the copy reads at physical + offset; the files must still

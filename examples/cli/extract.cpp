@@ -26,6 +26,7 @@ namespace {
 struct extract_worker {
   read_context ctx;
   std::vector<std::byte> buf = std::vector<std::byte>(1u << 20);
+  direct_copy::lane lane;  // this worker's descriptors for the in-kernel copy
 };
 
 // A regular file being written: created by the walk, written by one job (or by one job per
@@ -288,7 +289,7 @@ class extractor {
     const inode& ino = f.ino;
     std::uint64_t offset = e.logical;
     if (e.kind == extent_kind::mapped && e.device == 0 && copier_.usable()) {
-      const std::uint64_t c = copier_.copy(f.fd, e.physical, e.logical, e.length);
+      const std::uint64_t c = copier_.copy(w.lane, f.fd, e.physical, e.logical, e.length);
       offset += c;
       bytes_ += c;
       counters_.bytes += c;
