@@ -282,10 +282,37 @@ class extractor {
     return true;
   }
 
-  // Writes one stored extent at its offset. Plain extents go through the kernel when they can
-  // (direct_copy.hpp); the rest is read and written, and pieces that are all zeros are left as
-  // holes. False after a problem (offered to the file's first_problem).
-  bool write_extent(extract_worker& w, file_in_progress& f, const extent& e) {
+  // Bytes read into the worker's buffer that are not written yet: [start, start + len) of the
+  // file, held in buf[0, len). Consecutive extents (often a few KiB each) collect here, so the
+  // output sees one pwrite per buffer-full rather than one per extent.
+  struct pending_run {
+    std::uint64_t start = 0;
+    std::size_t len = 0;
+  };
+
+  // Writes the pending run out; false after a problem (offered to the file's first_problem).
+  bool flush(extract_worker& w, file_in_progress& f, pending_run& run) {
+    std::size_t done = 0;
+    while (done < run.len) {  // bounded: each pass writes > 0 bytes or fails
+      const ssize_t wr = ::pwrite(f.fd, w.buf.data() + done, run.len - done,
+                                  static_cast<off_t>(run.start + done));
+      if (wr < 0 && errno == EINTR) continue;
+      if (wr <= 0) {
+        f.problem.offer_text(run.start, errno_message(f.path, "write", wr < 0 ? errno : EIO), true);
+        return false;
+      }
+      done += static_cast<std::size_t>(wr);
+    }
+    run.len = 0;
+    return true;
+  }
+
+  // Adds one stored extent to the pending run (writing the run out whenever the buffer is
+  // full or the next bytes are not adjacent). Plain extents go through the kernel when they
+  // can (direct_copy.hpp); the rest is read, and pieces that are all zeros are left as holes.
+  // False after a problem (offered to the file's first_problem), with the bytes before it
+  // written.
+  bool write_extent(extract_worker& w, file_in_progress& f, const extent& e, pending_run& run) {
     const inode& ino = f.ino;
     std::uint64_t offset = e.logical;
     if (e.kind == extent_kind::mapped && e.device == 0 && copier_.usable()) {
@@ -295,34 +322,27 @@ class extractor {
       counters_.bytes += c;
     }
     while (offset < e.end()) {  // bounded: offset grows by > 0 each pass or the loop ends
-      const std::size_t want =
-          static_cast<std::size_t>(std::min<std::uint64_t>(w.buf.size(), e.end() - offset));
-      auto n_read = read(img_, ino, offset, std::span(w.buf).first(want), w.ctx);
-      if (!n_read || *n_read == 0) {
-        f.problem.offer(offset, n_read ? make_error(errc::internal, "read returned no data",
-                                                    {.nid = ino.nid, .offset = offset})
-                                       : n_read.error());
+      if (run.len != 0 && (run.start + run.len != offset || run.len == w.buf.size()) &&
+          !flush(w, f, run))
+        return false;
+      if (run.len == 0) run.start = offset;
+      const std::size_t n = static_cast<std::size_t>(
+          std::min<std::uint64_t>(w.buf.size() - run.len, e.end() - offset));
+      const std::span<std::byte> piece = std::span(w.buf).subspan(run.len, n);
+      if (const status st = read_extent(img_, ino, e, offset, piece, w.ctx); !st) {
+        if (!flush(w, f, run)) return false;
+        f.problem.offer(offset, st.error());
         return false;
       }
-      const std::span<const std::byte> data = std::span(w.buf).first(*n_read);
-      if (std::any_of(data.begin(), data.end(), [](std::byte b) { return b != std::byte{0}; })) {
-        std::size_t done = 0;
-        while (done < data.size()) {  // bounded: each pass writes > 0 bytes or fails
-          const ssize_t wr = ::pwrite(f.fd, data.data() + done, data.size() - done,
-                                      static_cast<off_t>(offset + done));
-          if (wr < 0 && errno == EINTR) continue;
-          if (wr <= 0) {
-            f.problem.offer_text(offset, errno_message(f.path, "write", wr < 0 ? errno : EIO),
-                                 true);
-            return false;
-          }
-          done += static_cast<std::size_t>(wr);
-        }
+      if (std::any_of(piece.begin(), piece.end(), [](std::byte b) { return b != std::byte{0}; })) {
+        run.len += n;
+      } else if (!flush(w, f, run)) {  // a hole: the bytes before it go out on their own
+        return false;
       }
-      offset += *n_read;
-      bytes_ += *n_read;
-      counters_.bytes += *n_read;
-      resident_.data(*n_read);
+      offset += n;
+      bytes_ += n;
+      counters_.bytes += n;
+      resident_.data(n);
     }
     return true;
   }
@@ -333,14 +353,27 @@ class extractor {
     extent_iterator it(img_, f.ino);
     extent e;
     std::uint64_t covered = 0;
+    pending_run run;
     while (true) {  // bounded: the iterator advances through the file and stops at its end
       auto more = it.next(e);
-      if (!more) return f.problem.offer(covered, more.error());
-      if (!*more) return;
+      if (!more) {
+        flush(w, f, run);  // the bytes before the problem are written, as they were read
+        return f.problem.offer(covered, more.error());
+      }
+      if (!*more) break;
       covered = e.end();
       if (e.kind == extent_kind::hole) continue;
-      if (!write_extent(w, f, e)) return;
+      if (!write_extent(w, f, e, run)) return;
     }
+    flush(w, f, run);
+  }
+
+  // One range of a big file (whole extents, in order) on one worker.
+  void write_range(extract_worker& w, file_in_progress& f, const std::vector<extent>& range) {
+    pending_run run;
+    for (const extent& x : range)
+      if (!write_extent(w, f, x, run)) return;
+    flush(w, f, run);
   }
 
   // After the last range: the first problem, then size and attributes (unless the output
@@ -406,8 +439,7 @@ class extractor {
     auto submit_range = [&] {
       f->holders += 1;
       pool_.submit([this, f, r = ranges.take()](extract_worker& w) {
-        for (const extent& x : r)
-          if (!write_extent(w, *f, x)) break;
+        write_range(w, *f, r);
         drop_hold(f);
       });
     };

@@ -1,4 +1,5 @@
-// Reading file data (L6): map, resolve, fetch, decode. read() is the one entry point; read_view()
+// Reading file data (L6): map, resolve, fetch, decode. read() is the general entry point;
+// read_extent() skips the mapping for callers that hold the extent; read_view()
 // avoids the copy when the bytes already sit contiguously in memory; read_all() and read_link()
 // are the bounded whole-file conveniences.
 #pragma once
@@ -84,6 +85,19 @@ inline result<std::size_t> read(const image& img, const inode& ino, std::uint64_
     done += take;
   }
   return n;
+}
+
+// File bytes [pos, pos + out.size()) of `ext`, an extent of `ino` that the caller mapped
+// (map_extent, extent_iterator): read() without mapping the offset again, for walks that
+// already hold the file's extents. The span must lie inside the extent.
+inline status read_extent(const image& img, const inode& ino, const extent& ext,
+                          std::uint64_t pos, mutable_bytes out, read_context& ctx) noexcept {
+  if (pos < ext.logical || pos - ext.logical > ext.length ||
+      out.size() > ext.length - (pos - ext.logical))
+    return make_error(errc::invalid_argument, what::read_outside_the_extent,
+                      {.nid = ino.nid, .offset = pos});
+  if (out.empty()) return {};
+  return detail::read_from_extent(img, ino, ext, pos, out, ctx);
 }
 
 // File bytes [offset, offset + len) (clipped at end of file) as a view: in place when they are

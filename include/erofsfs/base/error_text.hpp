@@ -360,6 +360,7 @@ inline constexpr char pwrite_range_overflows_off_t[] = "pwrite range overflows o
 inline constexpr char pwrite_wrote_nothing[] = "pwrite wrote nothing";
 inline constexpr char read_message_does_not_fit[] = "READ message does not fit";
 inline constexpr char read_outside_the_encoded_extent[] = "read outside the encoded extent";
+inline constexpr char read_outside_the_extent[] = "read outside the extent";
 inline constexpr char relay_answer_is_malformed[] = "relay answer is malformed";
 inline constexpr char relay_event_is_malformed[] = "relay event is malformed";
 inline constexpr char relay_message_has_the_wrong_size[] = "relay message has the wrong size";

@@ -206,9 +206,19 @@ inline status read_encoded(const image& img, const inode& ino, const extent& ext
     return {};
   }
   const auto& key = ctx.decoded_for;
-  if (!ctx.keep_decoded || key.image != detail::core(img).identity || key.nid != ino.nid || key.logical != ext.logical ||
-      key.physical != ext.physical || key.length < ext.length || ctx.decoded.size() < ext.length)
+  const bool held = ctx.keep_decoded && key.image == detail::core(img).identity &&
+                    key.nid == ino.nid && key.logical == ext.logical &&
+                    key.physical == ext.physical && key.length >= ext.length &&
+                    ctx.decoded.size() >= ext.length;
+  if (!held) {
+    // A read of the whole extent decodes straight into `out`: no second copy, and the held
+    // extent stays as it was (a later partial read of this one decodes it again).
+    if (pos == ext.logical && out.size() == ext.length) {
+      EROFSFS_TRY(check_extent_length(ino, ext));
+      return decode_into(img, ino, ext, ctx, out);
+    }
     EROFSFS_TRY(decode_extent(img, ino, ext, ctx));
+  }
   if (!out.empty())
     std::memcpy(out.data(), ctx.decoded.data() + (pos - ext.logical), out.size());
   return {};
