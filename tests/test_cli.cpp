@@ -790,7 +790,7 @@ run_result fsck_image(const std::string& image, const std::vector<std::string>& 
 TEST_CASE("cli: extract -j 4 recreates every field of the trees -j 1 recreates") {
   if (!have_cli() || !can_extract_as_root()) return;
   // Compressed with big pclusters, hard links and specials, LZMA fragments and dedupe, chunks
-  // on a blob device, and a 2 MiB file that -j 4 splits into ranges.
+  // on a blob device, and a sparse 2 MiB file of 1 MiB chunks.
   for (const std::string name : {"lz4hc-pcluster16k", "plain-4k", "lzma-ztail-frag-dedupe",
                                  "chunk-4k-blobdev", "chunk-1m", "zstd-ztail-frag-dedupe"}) {
     CAPTURE(name);
@@ -809,7 +809,7 @@ TEST_CASE("cli: extract -j 4 recreates every field of the trees -j 1 recreates")
   }
 }
 
-TEST_CASE("cli: extract -j 4 writes a file split into ranges exactly as the manifest says") {
+TEST_CASE("cli: extract -j 4 writes a sparse chunked file exactly as the manifest says") {
   if (!have_cli() || !can_extract_as_root()) return;
   temp_dir tmp(tmpfs_base());
   const fs::path out = tmp.path / "tree";
@@ -818,6 +818,63 @@ TEST_CASE("cli: extract -j 4 writes a file split into ranges exactly as the mani
   CHECK(r.err == "");
   REQUIRE(r.rc == 0);
   check_extracted(out, load("chunk-1m"));
+}
+
+// A file above extract's split size (32 MiB): 40 MiB and a 3000-byte tail, every fourth 4 KiB
+// block pseudo-random (stored raw in a compressed image), the others compressible text.
+std::string big_split_file() {
+  std::string s;
+  s.reserve((40u << 20) + 3000);
+  std::uint64_t x = 0x9e3779b97f4a7c15u;
+  for (std::size_t block = 0; s.size() < (40u << 20) + 3000; ++block) {
+    const std::size_t want = std::min<std::size_t>(4096, (40u << 20) + 3000 - s.size());
+    std::string b;
+    while (b.size() < want) {
+      if (block % 4 == 0) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        b.push_back(static_cast<char>(x));
+      } else {
+        b += "block " + std::to_string(block) + " of the big file\n";
+      }
+    }
+    b.resize(want);
+    s += b;
+  }
+  return s;
+}
+
+TEST_CASE("cli: extract -j 4 writes a file above the split size, cut into ranges, byte for byte") {
+  if (!have_cli() || !can_extract_as_root()) return;
+  temp_dir tmp(tmpfs_base());
+  const fs::path src = tmp.path / "src";
+  fs::create_directories(src);
+  const std::string big = big_split_file();
+  {
+    std::ofstream(src / "big", std::ios::binary) << big;
+  }
+  for (const std::vector<std::string>& options : {std::vector<std::string>{},
+                                                 std::vector<std::string>{"-zlz4hc", "-C65536"}}) {
+    const std::string image = (tmp.path / "big.erofs").string();
+    std::vector<std::string> mkfs{"mkfs.erofs", "--quiet"};
+    mkfs.insert(mkfs.end(), options.begin(), options.end());
+    mkfs.insert(mkfs.end(), {image, src.string()});
+    const auto made = erofsfs::test::run_program(mkfs);
+    if (!made.spawned) {
+      MESSAGE("mkfs.erofs not available: left out");
+      return;
+    }
+    CAPTURE(made.err);
+    REQUIRE(made.rc == 0);
+    fs::remove_all(tmp.path / "j1");
+    fs::remove_all(tmp.path / "j4");
+    const auto one = run_cli({"extract", "-j", "1", image, (tmp.path / "j1").string()});
+    const auto four = run_cli({"extract", "-j", "4", image, (tmp.path / "j4").string()});
+    REQUIRE_MESSAGE(one.rc == 0, one.err);
+    REQUIRE_MESSAGE(four.rc == 0, four.err);
+    CHECK(slurp((tmp.path / "j4" / "big").string()) == big);
+    for (const std::string& d : tree_differences(tmp.path / "j1", tmp.path / "j4"))
+      FAIL_CHECK(d);
+  }
 }
 
 TEST_CASE("cli: fsck -j 4 reports the problems of a damaged image exactly as -j 1 does") {

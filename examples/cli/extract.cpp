@@ -430,12 +430,12 @@ class extractor {
       });
       return;
     }
-    if (n.ino.size <= split_above) return batch_.add(std::move(f), n.ino.size);
-    // A big file: ranges of whole extents, about split_above bytes each, one job per range.
+    if (n.ino.size <= extract_split.split_above) return batch_.add(std::move(f), n.ino.size);
+    // A big file: ranges of whole extents, one job per range.
     extent_iterator it(img_, f->ino);
     extent e;
     std::uint64_t covered = 0;
-    extent_ranges ranges;
+    extent_ranges ranges(extract_split.range_bytes);
     auto submit_range = [&] {
       f->holders += 1;
       pool_.submit([this, f, r = ranges.take()](extract_worker& w) {

@@ -176,9 +176,9 @@ class checker {
       pool_.submit([this, f](fsck_worker& w) { check_whole(w, f); });
       return;
     }
-    if (n.ino.size <= split_above) return batch_.add(std::move(f), n.ino.size);
+    if (n.ino.size <= fsck_split.split_above) return batch_.add(std::move(f), n.ino.size);
     // A big file: the walk lists the extents, workers read ranges of whole extents.
-    extent_ranges ranges;
+    extent_ranges ranges(fsck_split.range_bytes);
     auto submit_range = [&] {
       f->holders += 1;
       pool_.submit([this, f, r = ranges.take()](fsck_worker& w) {
