@@ -527,6 +527,30 @@ TEST_CASE("cli: fsck exits 1 and names the chunk whose device id is beyond the d
   CHECK(contains(r.out, " 1 problems\n"));
 }
 
+TEST_CASE("cli: fsck exits 1 and names a plain file whose blocks lie past the end of the image") {
+  if (!have_cli()) return;
+  // fsck reads plain data of a mapped image by touching its pages, not copying them: a block
+  // address beyond the image must still be a problem, on one worker and on several.
+  const std::string b = slurp(image_path("plain-4k"));
+  std::vector<std::byte> bytes(reinterpret_cast<const std::byte*>(b.data()),
+                               reinterpret_cast<const std::byte*>(b.data()) + b.size());
+  const std::size_t pos =
+      static_cast<std::size_t>(entry(load("plain-4k"), "/data/random-32k").ino) * 32;
+  REQUIRE(pos + 20 <= bytes.size());
+  for (std::size_t i = 0; i < 4; ++i)  // i_u, the start block: 0x00ffffff
+    bytes[pos + 16 + i] = i < 3 ? std::byte{0xff} : std::byte{0};
+  temp_dir tmp;
+  const std::string bad = write_bytes(tmp.path, bytes).string();
+  for (const char* jobs : {"1", "4"}) {
+    CAPTURE(jobs);
+    const auto r = run_cli({"fsck", "-j", jobs, bad});
+    CHECK(r.rc == 1);
+    CHECK(contains(r.err, "erofsfs: fsck: /data/random-32k: source truncated: data past the end "
+                          "of the device"));
+    CHECK(contains(r.out, " 1 problems\n"));
+  }
+}
+
 TEST_CASE("cli: extract recreates plain-4k exactly as the manifest describes") {
   if (!have_cli() || !can_extract_as_root()) return;
   temp_dir tmp;

@@ -18,6 +18,8 @@ namespace {
 struct fsck_worker {
   read_context ctx;
   std::vector<std::byte> buf = std::vector<std::byte>(1u << 20);
+  std::vector<std::byte> scratch;  // read_view's, when the image is not mapped (<= buf's size)
+  unsigned char sink = 0;          // what touch_mapped loads goes here, so the loads stay
 };
 
 // One regular file's data check: one job, or one per range of a big file; its first problem
@@ -107,7 +109,9 @@ class checker {
     while (offset < e.end()) {  // bounded: offset grows by > 0 each pass or the loop ends
       const std::size_t want =
           static_cast<std::size_t>(std::min<std::uint64_t>(w.buf.size(), e.end() - offset));
-      auto n = read(img_, f.ino, offset, std::span(w.buf).first(want), w.ctx);
+      auto n = e.kind == extent_kind::mapped
+                   ? touch_mapped(w, f, offset, want)
+                   : read(img_, f.ino, offset, std::span(w.buf).first(want), w.ctx);
       if (!n) {
         f.problem.offer(offset, n.error());
         return false;
@@ -124,6 +128,22 @@ class checker {
       resident_.data(*n);
     }
     return true;
+  }
+
+  // Plain data is not decoded and has no checksum: reading it checks that the device holds the
+  // range and that its pages can be read. From a mapped image, one load per page makes the
+  // kernel read every page, as copying them would, without the copy (on /usr/share, warm, the
+  // copy was 54% of fsck's time). Other sources are read into the buffer.
+  result<std::size_t> touch_mapped(fsck_worker& w, file_check& f, std::uint64_t offset,
+                                   std::size_t want) {
+    EROFSFS_TRY_ASSIGN(const bytes_view v, read_view(img_, f.ino, offset, want, w.scratch, w.ctx));
+    const auto* p = reinterpret_cast<const volatile unsigned char*>(v.data());
+    unsigned char sink = 0;
+    for (std::size_t i = 0; i < v.size(); i += 4096)  // bounded by want (<= 1 MiB)
+      sink = static_cast<unsigned char>(sink ^ p[i]);
+    if (!v.empty()) sink = static_cast<unsigned char>(sink ^ p[v.size() - 1]);
+    w.sink ^= sink;
+    return v.size();
   }
 
   // Walks the extent listing of a file: it must tile the file (lazy-loading daemons rely on
