@@ -455,7 +455,7 @@ struct opened_image {
 class resident_bound {
  public:
   explicit resident_bound(const opened_image& o, std::uint64_t limit = 24u << 20) noexcept
-      : o_(o), limit_(limit) {}
+      : o_(o), limit_(limit), statm_(::open("/proc/self/statm", O_RDONLY | O_CLOEXEC)) {}
   void data(std::uint64_t bytes) noexcept {
     since_ += bytes;
     if (since_ < check_every) return;
@@ -467,13 +467,13 @@ class resident_bound {
  private:
   static constexpr std::uint64_t check_every = 1u << 20;
   // Resident file-backed bytes (statm's "shared" field), or "a lot" when unknown, so that
-  // the pages are dropped rather than kept.
-  static std::uint64_t file_resident() noexcept {
-    const int fd = ::open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return ~std::uint64_t{0};
+  // the pages are dropped rather than kept. statm is opened once and read again from offset
+  // 0: on a tree of small files this runs every 16 inodes, and opening it each time was 5% of
+  // fsck's time.
+  std::uint64_t file_resident() const noexcept {
+    if (statm_.get() < 0) return ~std::uint64_t{0};
     char buf[128];
-    const ssize_t n = ::read(fd, buf, sizeof buf - 1);
-    ::close(fd);
+    const ssize_t n = ::pread(statm_.get(), buf, sizeof buf - 1, 0);
     if (n <= 0) return ~std::uint64_t{0};
     buf[n] = '\0';
     unsigned long long size = 0, resident = 0, shared = 0;
@@ -483,6 +483,7 @@ class resident_bound {
 
   const opened_image& o_;
   std::uint64_t limit_;
+  posix::unique_fd statm_;
   std::uint64_t since_ = 0;
 };
 

@@ -14,7 +14,6 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
-#include <map>
 #include <optional>
 #include <mutex>
 #include <string>
@@ -208,28 +207,25 @@ class ordered_output {
 
   slot_id open() {
     std::lock_guard<std::mutex> lock(mu_);
-    const slot_id id = next_open_++;
-    slots_[id].holders = 1;
-    return id;
+    slots_.emplace_back().holders = 1;
+    return next_print_ + slots_.size() - 1;
   }
   void hold(slot_id id) {
     std::lock_guard<std::mutex> lock(mu_);
-    ++slots_[id].holders;
+    ++at(id).holders;
   }
   // `text` is one line without its newline.
   void say(slot_id id, std::FILE* to, std::string text) {
     std::lock_guard<std::mutex> lock(mu_);
-    slots_[id].lines.emplace_back(to, std::move(text));
+    at(id).lines.emplace_back(to, std::move(text));
   }
   void release(slot_id id) {
     std::lock_guard<std::mutex> lock(mu_);
-    if (--slots_[id].holders > 0) return;
+    if (--at(id).holders > 0) return;
     // Print every finished slot from the oldest unprinted one on.
-    while (true) {  // bounded: each pass removes one slot
-      const auto it = slots_.find(next_print_);
-      if (it == slots_.end() || it->second.holders > 0) break;
-      for (auto& [to, text] : it->second.lines) print(to, text);
-      slots_.erase(it);
+    while (!slots_.empty() && slots_.front().holders == 0) {  // bounded: each pass drops one
+      for (auto& [to, text] : slots_.front().lines) print(to, text);
+      slots_.pop_front();
       ++next_print_;
     }
   }
@@ -258,6 +254,10 @@ class ordered_output {
     unsigned holders = 0;
     std::vector<std::pair<std::FILE*, std::string>> lines;
   };
+  // Slots are numbered in the order they are opened and printed in that order, so the
+  // unprinted ones are a queue: slot `id` is at id - next_print_ (a slot is only used between
+  // its open() and its last release(), before it is printed).
+  slot& at(slot_id id) noexcept { return slots_[static_cast<std::size_t>(id - next_print_)]; }
   void erase_progress() {
     if (!progress_shown_) return;
     std::fputs("\r\033[K", stderr);
@@ -271,8 +271,7 @@ class ordered_output {
   }
 
   std::mutex mu_;
-  std::map<slot_id, slot> slots_;
-  slot_id next_open_ = 0;
+  std::deque<slot> slots_;  // from slot next_print_ on
   slot_id next_print_ = 0;
   bool progress_shown_ = false;
 };
