@@ -923,6 +923,13 @@ TEST_CASE("cli: fsck -j 4 reports the problems of a damaged image exactly as -j 
     REQUIRE(pos + 2 <= bytes.size());
     bytes[pos] = bytes[pos + 1] = std::byte{0xff};
     images.push_back({bytes, {}});
+    // and one file's i_xattr_icount past the end of the image: an xattr problem, then a data
+    // one, both found by the file's job
+    const std::size_t xpos =
+        static_cast<std::size_t>(entry(load("plain-4k"), "/xattrs/long-value").ino) * 32;
+    REQUIRE(xpos + 4 <= bytes.size());
+    bytes[xpos + 2] = bytes[xpos + 3] = std::byte{0xff};
+    images.push_back({bytes, {}});
   }
   for (std::size_t i = 0; i < images.size(); ++i) {
     CAPTURE(i);

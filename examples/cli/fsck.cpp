@@ -2,8 +2,8 @@
 // block, xattr, symlink target, index entry and stored byte of file data; holes are checked by
 // their mapping) and reports each problem with its path. Exit 1 if there was any problem. With
 // --json, each problem and then the summary is one JSON object on standard output. With -j N
-// the data of regular files is read on N workers; problems are printed in walk order all the
-// same, so the report does not depend on N.
+// the xattrs, index entries and data of regular files are checked on N workers; problems are
+// printed in walk order all the same, so the report does not depend on N.
 #include <algorithm>
 
 #include "common.hpp"
@@ -181,8 +181,11 @@ class checker {
     if (f->holders.fetch_sub(1) == 1) finish(*f);
   }
 
+  // A whole file on a worker: its xattrs, its index entries, then (if they all map) its data.
   void check_whole(fsck_worker& w, const std::shared_ptr<file_check>& f) {
-    walk_extents(*f, [&](const extent& e) { return check_extent(w, *f, e); });
+    check_xattrs(f->slot, f->path, f->ino);
+    if (check_index(f->slot, f->path, f->ino))
+      walk_extents(*f, [&](const extent& e) { return check_extent(w, *f, e); });
     drop_hold(f);
   }
 
@@ -197,7 +200,10 @@ class checker {
       return;
     }
     if (n.ino.size <= fsck_split.split_above) return batch_.add(std::move(f), n.ino.size);
-    // A big file: the walk lists the extents, workers read ranges of whole extents.
+    // A big file: the walk checks its xattrs and index and lists the extents, workers read ranges of
+    // whole extents.
+    check_xattrs(slot_, f->path, f->ino);
+    if (!check_index(slot_, f->path, f->ino)) return drop_hold(f);
     extent_ranges ranges(fsck_split.range_bytes);
     auto submit_range = [&] {
       f->holders += 1;
@@ -215,32 +221,44 @@ class checker {
     drop_hold(f);
   }
 
+  void check_xattrs(slot_id slot, std::string_view path, const inode& ino) {
+    auto xs = list_xattrs(img_, ino);
+    if (!xs) report_problem(slot, path, xs.error());
+  }
+
   // Every index entry, as a page-by-page reader (the kernel) uses it: false if one fails.
-  bool check_index(std::string_view path, const inode& ino) {
+  // Any thread: a regular file's is checked in its job, off the walk (on a tree of small
+  // files the walk thread is what the workers wait for).
+  bool check_index(slot_id slot, std::string_view path, const inode& ino) {
     const auto p = check_mapping(img_, ino);
     if (!p) return true;
     std::string where(path);
     if (p->entry != index_entry::none)
       where += std::string(": ") + index_entry_name(p->entry) + " " + std::to_string(p->index);
-    report_problem(slot_, where, p->err);
+    report_problem(slot, where, p->err);
     return false;
   }
 
   bool check_entry(const walk_entry& n) {
     const inode& ino = n.ino;
     resident_.inode();
-    auto xs = list_xattrs(img_, ino);
-    if (!xs) report_problem(slot_, n.path, xs.error());
-    // Hard links: indexes and data are checked once per inode; data only if every entry maps.
-    const bool check = data_checked_.insert(ino.nid).second && check_index(n.path, ino);
+    // Hard links: indexes and data are checked once per inode; data only if every entry maps
+    // (a regular file's xattrs and index are checked by check_data's job).
+    const bool first = data_checked_.insert(ino.nid).second;
+    if (ino.type() == file_type::regular) {
+      ++files_;
+      if (first)
+        check_data(n);
+      else
+        check_xattrs(slot_, n.path, ino);
+      return false;
+    }
+    check_xattrs(slot_, n.path, ino);
+    const bool check = first && check_index(slot_, n.path, ino);
     switch (ino.type()) {
       case file_type::directory:
         ++dirs_;
         return true;
-      case file_type::regular:
-        ++files_;
-        if (check) check_data(n);
-        return false;
       case file_type::symlink:
         ++symlinks_;
         if (check) {
