@@ -92,8 +92,7 @@ inline result<std::size_t> read(const image& img, const inode& ino, std::uint64_
 // already hold the file's extents. The span must lie inside the extent.
 inline status read_extent(const image& img, const inode& ino, const extent& ext,
                           std::uint64_t pos, mutable_bytes out, read_context& ctx) noexcept {
-  if (pos < ext.logical || pos - ext.logical > ext.length ||
-      out.size() > ext.length - (pos - ext.logical))
+  if (!ext.holds(pos, out.size()))
     return make_error(errc::invalid_argument, what::read_outside_the_extent,
                       {.nid = ino.nid, .offset = pos});
   if (out.empty()) return {};

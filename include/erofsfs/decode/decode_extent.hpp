@@ -196,8 +196,7 @@ inline result<bytes_view> shared_decoded(const image& img, const inode& ino, con
 // Copies file bytes [pos, pos + out.size()) of encoded extent `ext` into `out`.
 inline status read_encoded(const image& img, const inode& ino, const extent& ext,
                            std::uint64_t pos, mutable_bytes out, read_context& ctx) noexcept {
-  if (pos < ext.logical || pos - ext.logical > ext.length ||
-      out.size() > ext.length - (pos - ext.logical))
+  if (!ext.holds(pos, out.size()))
     return make_error(errc::internal, what::read_outside_the_encoded_extent,
                       {.nid = ino.nid, .value = pos});
   if (ctx.shared_cache && ctx.keep_decoded) {

@@ -47,6 +47,10 @@ struct extent {
   std::uint64_t physical_length = 0;  // bytes stored at `physical`
 
   std::uint64_t end() const noexcept { return logical + length; }
+  // File bytes [pos, pos + len) lie inside this extent (no overflow for any pos, len).
+  bool holds(std::uint64_t pos, std::uint64_t len) const noexcept {
+    return pos >= logical && pos - logical <= length && len <= length - (pos - logical);
+  }
 };
 
 }  // namespace erofsfs
