@@ -466,25 +466,6 @@ TEST_CASE("cli: fsck passes every fixture image it can decode") {
   }
 }
 
-TEST_CASE("cli: fsck exits 1 and names the path of a corrupted inode") {
-  if (!have_cli()) return;
-  temp_dir tmp;
-  const auto m = load("plain-4k");
-  const manifest_entry* e = &entry(m, "/data/mixed-36k");
-  std::string bytes = slurp(image_path("plain-4k"));
-  // meta_blkaddr is 0 in plain-4k, so the inode is at nid * 32; all i_format bits set is
-  // "unknown i_format bits".
-  const std::size_t pos = static_cast<std::size_t>(e->ino) * 32;
-  REQUIRE(pos + 2 <= bytes.size());
-  bytes[pos] = bytes[pos + 1] = '\xff';
-  const fs::path bad = tmp.path / "bad.erofs";
-  std::ofstream(bad, std::ios::binary) << bytes;
-  const auto r = run_cli({"fsck", bad.string()});
-  CHECK(r.rc == 1);
-  CHECK(contains(r.err, "erofsfs: fsck: /data/mixed-36k: "));
-  CHECK(contains(r.out, " 1 problems\n"));
-}
-
 namespace {
 // Writes damaged image bytes to `dir`/bad.erofs.
 fs::path write_bytes(const fs::path& dir, const std::vector<std::byte>& bytes) {
@@ -494,7 +475,34 @@ fs::path write_bytes(const fs::path& dir, const std::vector<std::byte>& bytes) {
   REQUIRE(f.good());
   return p;
 }
+
+// plain-4k's bytes, to damage.
+std::vector<std::byte> plain_4k_bytes() {
+  const std::string b = slurp(image_path("plain-4k"));
+  const auto* p = reinterpret_cast<const std::byte*>(b.data());
+  return {p, p + b.size()};
+}
+
+// Where the inode at `path` starts in plain-4k: meta_blkaddr is 0 there, so at nid * 32.
+std::size_t plain_4k_inode_at(const std::string& path) {
+  return static_cast<std::size_t>(entry(load("plain-4k"), path).ino) * 32;
+}
 }  // namespace
+
+TEST_CASE("cli: fsck exits 1 and names the path of a corrupted inode") {
+  if (!have_cli()) return;
+  temp_dir tmp;
+  std::vector<std::byte> bytes = plain_4k_bytes();
+  // All i_format bits set is "unknown i_format bits".
+  const std::size_t pos = plain_4k_inode_at("/data/mixed-36k");
+  REQUIRE(pos + 2 <= bytes.size());
+  bytes[pos] = bytes[pos + 1] = std::byte{0xff};
+  const fs::path bad = write_bytes(tmp.path, bytes);
+  const auto r = run_cli({"fsck", bad.string()});
+  CHECK(r.rc == 1);
+  CHECK(contains(r.err, "erofsfs: fsck: /data/mixed-36k: "));
+  CHECK(contains(r.out, " 1 problems\n"));
+}
 
 TEST_CASE("cli: fsck exits 1 and names the lcluster of a NONHEAD entry with lookback distance 0") {
   if (!have_cli()) return;
@@ -531,11 +539,8 @@ TEST_CASE("cli: fsck exits 1 and names a plain file whose blocks lie past the en
   if (!have_cli()) return;
   // fsck reads plain data of a mapped image by touching its pages, not copying them: a block
   // address beyond the image must still be a problem, on one worker and on several.
-  const std::string b = slurp(image_path("plain-4k"));
-  std::vector<std::byte> bytes(reinterpret_cast<const std::byte*>(b.data()),
-                               reinterpret_cast<const std::byte*>(b.data()) + b.size());
-  const std::size_t pos =
-      static_cast<std::size_t>(entry(load("plain-4k"), "/data/random-32k").ino) * 32;
+  std::vector<std::byte> bytes = plain_4k_bytes();
+  const std::size_t pos = plain_4k_inode_at("/data/random-32k");
   REQUIRE(pos + 20 <= bytes.size());
   for (std::size_t i = 0; i < 4; ++i)  // i_u, the start block: 0x00ffffff
     bytes[pos + 16 + i] = i < 3 ? std::byte{0xff} : std::byte{0};
@@ -915,18 +920,14 @@ TEST_CASE("cli: fsck -j 4 reports the problems of a damaged image exactly as -j 
   std::vector<damaged> images{{lookback->bytes, {}},
                               {chunk->bytes, device_args("rebuild-two-layers")}};
   {  // plain-4k with one inode's i_format bits all set
-    const std::string b = slurp(image_path("plain-4k"));
-    std::vector<std::byte> bytes(reinterpret_cast<const std::byte*>(b.data()),
-                                 reinterpret_cast<const std::byte*>(b.data()) + b.size());
-    const std::size_t pos =
-        static_cast<std::size_t>(entry(load("plain-4k"), "/data/mixed-36k").ino) * 32;
+    std::vector<std::byte> bytes = plain_4k_bytes();
+    const std::size_t pos = plain_4k_inode_at("/data/mixed-36k");
     REQUIRE(pos + 2 <= bytes.size());
     bytes[pos] = bytes[pos + 1] = std::byte{0xff};
     images.push_back({bytes, {}});
     // and one file's i_xattr_icount past the end of the image: an xattr problem, then a data
     // one, both found by the file's job
-    const std::size_t xpos =
-        static_cast<std::size_t>(entry(load("plain-4k"), "/xattrs/long-value").ino) * 32;
+    const std::size_t xpos = plain_4k_inode_at("/xattrs/long-value");
     REQUIRE(xpos + 4 <= bytes.size());
     bytes[xpos + 2] = bytes[xpos + 3] = std::byte{0xff};
     images.push_back({bytes, {}});
@@ -1340,11 +1341,12 @@ TEST_CASE("cli: map --json extents tile the file; fsck --json streams problems a
         "[('hole', None), ('mapped', 1)]");
 
   temp_dir tmp;
-  std::string bytes = slurp(image_path("plain-4k"));
-  const std::size_t pos = static_cast<std::size_t>(entry(load("plain-4k"), "/data/mixed-36k").ino) * 32;
-  bytes[pos] = bytes[pos + 1] = '\xff';  // unknown i_format bits (unsupported), as in the text test
-  const fs::path bad = tmp.path / "bad.erofs";
-  std::ofstream(bad, std::ios::binary) << bytes;
+  std::vector<std::byte> bytes = plain_4k_bytes();
+  const std::size_t pos = plain_4k_inode_at("/data/mixed-36k");
+  REQUIRE(pos + 2 <= bytes.size());
+  // unknown i_format bits (unsupported), as in the text test
+  bytes[pos] = bytes[pos + 1] = std::byte{0xff};
+  const fs::path bad = write_bytes(tmp.path, bytes);
   const auto fsck = run_cli({"fsck", "--json", bad.string()});
   CHECK(fsck.rc == 1);
   CHECK(fsck.err.empty());
